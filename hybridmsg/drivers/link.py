@@ -1,0 +1,77 @@
+"""The seam between the routed-RPC core and a wire (NATS, AMQP 1.0).
+
+A wire supplies two things: an :class:`Addressing` (pure functions from oslo targets to
+router addresses) and a :class:`Link` (one connection to the router, owning exactly one
+I/O thread). The core never imports a wire library; a wire never imports oslo's driver
+base. Everything a link raises or resolves a future with is already an oslo.messaging
+exception: wire errors are mapped once, inside the wire.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Protocol
+
+#: Called in the link's I/O thread for each message: (body, reply address or None).
+Handler = Callable[[bytes, str | None], None]
+
+
+class State(enum.Enum):
+    """Life cycle of a link (and of the driver that owns it)."""
+
+    NEW = "new"
+    RUNNING = "running"
+    CLOSED = "closed"
+
+
+class Addressing(Protocol):
+    """Router addresses for oslo targets; implementations are pure and table-tested."""
+
+    def anycast(self, exchange: str, topic: str) -> str:
+        """Shared by all servers of a topic; each message goes to one of them."""
+
+    def unicast(self, exchange: str, topic: str, server: str) -> str:
+        """One server of a topic."""
+
+    def multicast(self, exchange: str, topic: str) -> str:
+        """Every server of a topic (fanout)."""
+
+    def notify(self, exchange: str, topic: str) -> str:
+        """Notifications of one topic (``topic`` includes the priority)."""
+
+    def group(self, pool: str | None) -> str:
+        """The competing-consumer group for a notification pool (None: the default pool)."""
+
+
+class Subscription(Protocol):
+    """An opaque handle returned by :meth:`Link.subscribe`."""
+
+
+class Link(Protocol):
+    """One connection to the router, shared by every client, server and listener."""
+
+    @property
+    def reply_address(self) -> str:
+        """The address replies to this link's calls arrive on."""
+
+    def start(self, timeout: float | None) -> None:
+        """Connect (retrying) and subscribe the reply address; raise MessagingTimeout
+        when ``timeout`` seconds pass first (None: keep trying)."""
+
+    def publish(self, address: str, body: bytes, reply_to: str | None = None) -> Future[None]:
+        """Hand ``body`` to the I/O thread; the future resolves once the wire took it."""
+
+    def subscribe(self, address: str, group: str | None, handler: Handler) -> Subscription:
+        """Subscribe (competing within ``group`` when given); return once the router knows."""
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        """Stop interest, deliver what already arrived, then forget the subscription."""
+
+    def close(self) -> None:
+        """Close the connection and join the I/O thread; idempotent."""
+
+
+#: Builds a link for a driver: (on_reply handler) -> Link. Replies arrive as bodies.
+LinkFactory = Callable[[Callable[[bytes], None]], Link]

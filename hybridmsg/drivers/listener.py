@@ -1,0 +1,90 @@
+"""A push-style oslo listener fed straight from a link's I/O thread.
+
+Each message is decoded in the I/O thread and handed to oslo's ``on_incoming_callback``
+(the executor's submit) with no polling thread in between. Messages that arrive between
+``listen()`` and ``start()`` are kept and delivered on start. ``stop()`` drains the
+subscriptions, so what the router already sent is still handled, and is idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from hybridmsg.drivers import envelope
+from hybridmsg.drivers.link import Link, Subscription
+from hybridmsg.drivers.shim import IncomingMessage, Listener
+
+LOG = logging.getLogger(__name__)
+
+#: Builds the incoming message for a request (None: drop it, already logged).
+MakeIncoming = Callable[[envelope.Request, str | None], IncomingMessage | None]
+
+
+class PushListener(Listener):
+    """Subscribes to a set of (address, group) pairs and pushes what arrives to oslo."""
+
+    def __init__(
+        self,
+        link: Link,
+        subscriptions: Sequence[tuple[str, str | None]],
+        make_incoming: MakeIncoming,
+        batch_size: int = 1,
+        batch_timeout: float | None = None,
+    ):
+        super().__init__(batch_size, batch_timeout)
+        self._link = link
+        self._make_incoming = make_incoming
+        self._lock = threading.Lock()
+        self._early: list[IncomingMessage] = []
+        self._stopped = False
+        self._subs: list[Subscription] = []
+        for address, group in subscriptions:
+            self._subs.append(link.subscribe(address, group, self._on_message))
+
+    def _on_message(self, body: bytes, reply_to: str | None) -> None:
+        try:
+            request = envelope.decode_request(body)
+        except envelope.MalformedMessage as exc:
+            LOG.warning("Rejected a message that is not an oslo.messaging request: %s", exc)
+            return
+        if request.deadline is not None and time.time() > request.deadline:
+            LOG.warning(
+                "Dropped request %s: its caller gave up %.3f s ago",
+                request.msg_id,
+                time.time() - request.deadline,
+            )
+            return
+        incoming = self._make_incoming(request, reply_to)
+        if incoming is None:
+            return
+        with self._lock:
+            callback = self.on_incoming_callback
+            if callback is None:
+                if not self._stopped:
+                    self._early.append(incoming)
+                return
+        callback([incoming])
+
+    def start(self, on_incoming_callback: Callable) -> None:
+        with self._lock:
+            super().start(on_incoming_callback)
+            early, self._early = self._early, []
+        for incoming in early:
+            on_incoming_callback([incoming])
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        subs, self._subs = self._subs, []
+        for sub in subs:
+            self._link.unsubscribe(sub)
+        with self._lock:
+            super().stop()
+
+    def cleanup(self) -> None:
+        self.stop()

@@ -1,0 +1,106 @@
+"""Connection settings for the NATS wire, from the transport URL and ``[oslo_messaging_nats]``.
+
+Validates the URL (hosts, ports, query options) and builds the TLS context; every problem
+is one line naming the cause, without the password.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+
+import oslo_messaging
+from oslo_messaging import transport as oslo_transport
+
+DEFAULT_PORT = 4222
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+QUERY_OPTIONS = ("ssl", "ssl_ca_file", "ssl_cert_file", "ssl_key_file")
+
+
+@dataclass(frozen=True)
+class NatsSettings:
+    """Everything the wire needs to connect; hashable and printable without secrets."""
+
+    servers: tuple[str, ...]
+    user: str | None
+    password: str | None
+    tls: ssl.SSLContext | None
+    connect_timeout: float
+    reconnect_interval: float
+    ping_interval: float
+    max_outstanding_pings: int
+    pending_bytes: int
+    drain_timeout: float
+
+    def __repr__(self) -> str:
+        return f"NatsSettings(servers={self.servers}, user={self.user!r}, tls={bool(self.tls)})"
+
+
+def _bad_url(url, why: str) -> oslo_transport.InvalidTransportURL:
+    return oslo_transport.InvalidTransportURL(url, f"Invalid nats:// transport URL: {why}")
+
+
+def _flag(url, name: str, value: str) -> bool:
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise _bad_url(url, f"{name}={value!r} must be 1/0, true/false or yes/no")
+
+
+def tls_context(ca_file: str, cert_file: str, key_file: str) -> ssl.SSLContext:
+    """A client TLS context that verifies the server (and presents a certificate if given)."""
+    try:
+        ctx = ssl.create_default_context(cafile=ca_file or None)
+        if cert_file:
+            ctx.load_cert_chain(cert_file, key_file or None)
+    except (OSError, ssl.SSLError) as exc:
+        raise oslo_messaging.MessagingException(
+            f"Cannot load the TLS files ({exc.strerror or exc}); check ssl_ca_file, "
+            "ssl_cert_file and ssl_key_file in [oslo_messaging_nats] or the URL"
+        ) from None
+    return ctx
+
+
+def settings_from(url, group) -> NatsSettings:
+    """Settings for ``url`` (an oslo TransportURL) and the ``[oslo_messaging_nats]`` group."""
+    query = dict(url.query or {})
+    unknown = sorted(set(query) - set(QUERY_OPTIONS))
+    if unknown:
+        raise _bad_url(
+            url, f"unknown option {unknown[0]!r}; supported: {', '.join(QUERY_OPTIONS)}"
+        )
+    if not url.hosts:
+        raise _bad_url(url, "no host; use nats://user:password@host:4222/vhost")
+    use_tls = _flag(url, "ssl", query["ssl"]) if "ssl" in query else group.ssl
+    scheme = "tls" if use_tls else "nats"
+    servers = []
+    for host in url.hosts:
+        if not host.hostname:
+            raise _bad_url(url, "a host is empty; use nats://user:password@host:4222/vhost")
+        port = host.port or DEFAULT_PORT
+        if not 0 < port < 65536:
+            raise _bad_url(url, f"port {port} is out of range 1-65535")
+        hostname = f"[{host.hostname}]" if ":" in host.hostname else host.hostname
+        servers.append(f"{scheme}://{hostname}:{port}")
+    first = url.hosts[0]
+    tls = None
+    if use_tls:
+        tls = tls_context(
+            query.get("ssl_ca_file", group.ssl_ca_file),
+            query.get("ssl_cert_file", group.ssl_cert_file),
+            query.get("ssl_key_file", group.ssl_key_file),
+        )
+    return NatsSettings(
+        servers=tuple(servers),
+        user=first.username or None,
+        password=first.password or None,
+        tls=tls,
+        connect_timeout=group.connect_timeout,
+        reconnect_interval=group.reconnect_interval,
+        ping_interval=group.ping_interval,
+        max_outstanding_pings=group.max_outstanding_pings,
+        pending_bytes=group.pending_bytes,
+        drain_timeout=group.drain_timeout,
+    )

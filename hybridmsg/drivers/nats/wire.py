@@ -1,0 +1,233 @@
+"""The NATS wire: one nats-py connection and the one asyncio I/O thread that owns it.
+
+Other threads never touch the connection: they hand coroutines to the loop and wait on
+the returned future with a deadline. nats-py errors are mapped here, once, to
+oslo.messaging exceptions. The thread starts in :meth:`NatsLink.start`, never before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+
+import nats
+import oslo_messaging
+from nats import errors as nats_errors
+
+from hybridmsg.drivers.link import Handler, State
+from hybridmsg.drivers.nats.settings import NatsSettings
+
+LOG = logging.getLogger(__name__)
+
+_CONNECT_ERRORS = (nats_errors.Error, OSError, TimeoutError)
+
+
+def delivery_error(exc: BaseException, subject: str) -> oslo_messaging.MessagingException:
+    """The oslo exception for a nats-py failure to publish on ``subject``."""
+    if isinstance(exc, nats_errors.MaxPayloadError):
+        return oslo_messaging.MessageDeliveryFailure(
+            f"message to {subject} is larger than the NATS server's max_payload"
+        )
+    if isinstance(exc, nats_errors.OutboundBufferLimitError):
+        return oslo_messaging.MessageDeliveryFailure(
+            f"NATS server unreachable and the outgoing buffer is full; message to {subject} "
+            "not sent (raise [oslo_messaging_nats] pending_bytes or restore the server)"
+        )
+    if isinstance(exc, nats_errors.ConnectionClosedError | nats_errors.ConnectionDrainingError):
+        return oslo_messaging.MessageDeliveryFailure(
+            f"NATS connection closed; message to {subject} not sent"
+        )
+    return oslo_messaging.MessageDeliveryFailure(f"cannot send to {subject}: {exc!r}")
+
+
+class NatsLink:
+    """A :class:`~hybridmsg.drivers.link.Link` over one nats-py connection."""
+
+    def __init__(self, settings: NatsSettings, reply_address: str,
+                 on_reply: Callable[[bytes], None]):
+        self._settings = settings
+        self._reply_address = reply_address
+        self._on_reply = on_reply
+        self._state = State.NEW
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._nc: nats.NATS | None = None
+
+    @property
+    def reply_address(self) -> str:
+        return self._reply_address
+
+    # -- life cycle -------------------------------------------------------------------
+
+    def start(self, timeout: float | None) -> None:
+        if self._state is not State.NEW:
+            raise RuntimeError(f"NatsLink.start() called in state {self._state.value}")
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._run, name="hybridmsg-nats-io", daemon=True
+        )
+        self._thread.start()
+        self._state = State.RUNNING
+        connected = asyncio.run_coroutine_threadsafe(self._connect(), self._loop)
+        try:
+            connected.result(timeout)
+        except FutureTimeout:
+            connected.cancel()
+            self.close()
+            raise oslo_messaging.MessagingTimeout(
+                f"no NATS server reachable at {', '.join(self._settings.servers)} "
+                f"within {timeout:.1f} s"
+            ) from None
+        except BaseException:
+            self.close()
+            raise
+
+    def _run(self) -> None:
+        loop = self._loop
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_forever()
+        finally:
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.close()
+
+    async def _connect(self) -> None:
+        s = self._settings
+        attempt = 0
+        while True:
+            nc = nats.NATS()
+            try:
+                await nc.connect(
+                    servers=list(s.servers),
+                    user=s.user,
+                    password=s.password,
+                    tls=s.tls,
+                    name=f"hybridmsg-{self._reply_address.rsplit('.', 1)[-1][:8]}",
+                    connect_timeout=s.connect_timeout,
+                    reconnect_time_wait=s.reconnect_interval,
+                    max_reconnect_attempts=-1,
+                    ping_interval=s.ping_interval,
+                    max_outstanding_pings=s.max_outstanding_pings,
+                    pending_size=s.pending_bytes,
+                    error_cb=self._on_error,
+                    disconnected_cb=self._on_disconnected,
+                    reconnected_cb=self._on_reconnected,
+                )
+                break
+            except nats_errors.AuthorizationError:
+                raise oslo_messaging.MessagingException(
+                    f"NATS server at {', '.join(s.servers)} refused user {s.user!r}: "
+                    "wrong user or password in the transport URL"
+                ) from None
+            except _CONNECT_ERRORS as exc:
+                attempt += 1
+                delay = min(s.reconnect_interval * attempt, 5.0)
+                LOG.warning("Cannot connect to NATS at %s (%s); retrying in %.1f s",
+                            ", ".join(s.servers), exc or type(exc).__name__, delay)
+                await asyncio.sleep(delay)
+        self._nc = nc
+        await nc.subscribe(self._reply_address, cb=self._reply_cb)
+        await nc.flush(timeout=s.connect_timeout)
+
+    async def _reply_cb(self, msg) -> None:
+        if msg.headers and msg.headers.get("Status"):
+            # A status from the server (503: nobody subscribed to the request's subject).
+            # The caller keeps waiting until its deadline, as on RabbitMQ.
+            return
+        self._on_reply(msg.data)
+
+    async def _on_error(self, exc: Exception) -> None:
+        LOG.warning("NATS connection error: %s", exc or type(exc).__name__)
+
+    async def _on_disconnected(self) -> None:
+        if self._state is State.RUNNING:
+            LOG.warning("Disconnected from NATS; reconnecting")
+
+    async def _on_reconnected(self) -> None:
+        LOG.info("Reconnected to NATS at %s", self._nc.connected_url.netloc if self._nc else "?")
+
+    def close(self) -> None:
+        if self._state is State.CLOSED or self._loop is None:
+            self._state = State.CLOSED
+            return
+        self._state = State.CLOSED
+        if threading.current_thread() is self._thread:
+            self._loop.create_task(self._close())
+            return
+        closing = asyncio.run_coroutine_threadsafe(self._close(), self._loop)
+        try:
+            closing.result(self._settings.drain_timeout + self._settings.connect_timeout)
+        except (FutureTimeout, RuntimeError):
+            LOG.warning("NATS connection did not close in time; dropping it")
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+
+    async def _close(self) -> None:
+        if self._nc is not None and not self._nc.is_closed:
+            await self._nc.close()
+
+    # -- traffic ----------------------------------------------------------------------
+
+    def _submit(self, coro) -> Future:
+        if self._state is not State.RUNNING:
+            coro.close()
+            failed: Future = Future()
+            failed.set_exception(
+                oslo_messaging.MessageDeliveryFailure("the NATS connection is closed")
+            )
+            return failed
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+    def publish(self, address: str, body: bytes, reply_to: str | None = None) -> Future:
+        return self._submit(self._publish(address, body, reply_to or ""))
+
+    async def _publish(self, subject: str, body: bytes, reply: str) -> None:
+        try:
+            await self._nc.publish(subject, body, reply=reply)
+        except nats_errors.Error as exc:
+            raise delivery_error(exc, subject) from exc
+
+    def subscribe(self, address: str, group: str | None, handler: Handler):
+        return self._submit(self._subscribe(address, group or "", handler)).result()
+
+    async def _subscribe(self, subject: str, queue: str, handler: Handler):
+        async def deliver(msg) -> None:
+            try:
+                handler(msg.data, msg.reply or None)
+            except Exception:
+                LOG.exception("Failed to hand over a message from %s", subject)
+
+        sub = await self._nc.subscribe(subject, queue=queue, cb=deliver)
+        try:
+            await self._nc.flush(timeout=self._settings.connect_timeout)
+        except (TimeoutError, nats_errors.Error):
+            LOG.warning("Subscription to %s not confirmed yet; it is restored on reconnect",
+                        subject)
+        return sub
+
+    def unsubscribe(self, subscription) -> None:
+        if self._state is not State.RUNNING:
+            return
+        started = time.monotonic()
+        try:
+            self._submit(self._drain(subscription)).result(self._settings.drain_timeout + 1)
+        except (FutureTimeout, oslo_messaging.MessagingException):
+            LOG.warning("Subscription to %s not drained after %.1f s",
+                        subscription.subject, time.monotonic() - started)
+
+    async def _drain(self, sub) -> None:
+        try:
+            await asyncio.wait_for(sub.drain(), self._settings.drain_timeout)
+        except (TimeoutError, nats_errors.Error):
+            try:
+                await sub.unsubscribe()
+            except nats_errors.Error:
+                pass
