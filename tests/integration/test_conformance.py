@@ -136,19 +136,19 @@ def test_exchanges_keep_traffic_apart(url, topic):
     with rpc_transport(url) as transport, rpc_servers(
         transport,
         [om.Target(topic=topic, server="a", exchange="nova"),
-         om.Target(topic=topic, server="b", exchange="openstack")],
+         om.Target(topic=topic + "-b", server="b", exchange="openstack")],
         [Recorder("a"), Recorder("b")],
     ):
-        for exchange, expected in (("nova", "a"), ("openstack", "b")):
-            rpc = om.get_rpc_client(transport, om.Target(topic=topic, exchange=exchange))
-            assert rpc.call({}, "echo", value=1)["server"] == expected
+        nova = om.get_rpc_client(transport, om.Target(topic=topic, exchange="nova"))
+        assert nova.call({}, "echo", value=1)["server"] == "a"
         # No exchange in the target: the control_exchange, "openstack" by default.
-        assert client(transport, topic).call({}, "echo", value=1)["server"] == "b"
-        lost = om.get_rpc_client(
-            transport, om.Target(topic=topic, exchange="glance"), timeout=1
-        )
-        with pytest.raises(om.MessagingTimeout):
-            lost.call({}, "echo", value=1)
+        assert client(transport, topic + "-b").call({}, "echo", value=1)["server"] == "b"
+        for exchange in ("glance", None):
+            lost = om.get_rpc_client(
+                transport, om.Target(topic=topic, exchange=exchange), timeout=1
+            )
+            with pytest.raises(om.MessagingTimeout):
+                lost.call({}, "echo", value=1)
 
 
 def test_long_call_kept_alive_by_call_monitor_heartbeats(url, topic):
