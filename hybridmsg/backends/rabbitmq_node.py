@@ -1,0 +1,250 @@
+"""A private RabbitMQ node beside any system one, run from its own directory.
+
+``RabbitNode(cfg, directory, definitions)`` keeps everything in ``directory``: the
+rendered ``rabbitmq.conf``, an empty plugins file and env file (so nothing in
+/etc/rabbitmq applies), ``definitions.json`` (loaded at boot), ``mnesia/``, ``log/``,
+its own Erlang cookie (``HOME`` is the directory) and two pid files:
+``rabbitmq-server.pid`` (the process group we started) and ``rabbit.pid``
+(``RABBITMQ_PID_FILE``, the Erlang VM). All ports come from the config, so nodes never
+clash with a system RabbitMQ on 5672/25672. Run as root, the node and rabbitmqctl run
+as user ``rabbitmq`` and the directory is chowned to it (every parent must be
+searchable by that user; pytest's 0700 basetemp is not).
+
+* ``start(timeout)`` / ``stop(timeout)`` (SIGTERM = graceful shutdown, then SIGKILL) /
+  ``is_running`` / ``pid`` -- ``stop()`` also works for a node started by another process.
+* ``apply_definitions(defs)`` -- one ``rabbitmqctl import_definitions`` (additive).
+* ``list_queues(vhost)`` -> ``[QueueStats(name, messages, consumers)]``.
+* ``url(user, password, vhost)`` -> ``rabbit://...`` transport URL.
+
+Passwords never reach a command line, a log or the definitions file (hashes only).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import secrets
+import shutil
+import stat
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from hybridmsg.backends.ports import tcp_ready
+from hybridmsg.backends.process import PidFile, RunAs, ServerProcess, write_private
+from hybridmsg.backends.rabbitmq import (
+    RabbitDefinitions,
+    RabbitNodeConfig,
+    render_definitions,
+    render_rabbitmq_conf,
+)
+from hybridmsg.backends.urls import transport_url
+from hybridmsg.errors import MissingBinary, ServerCommandError, ServerStartError
+
+NAME = "rabbitmq-server"
+PACKAGED_SCRIPTS = Path("/usr/lib/rabbitmq/bin")
+DEFINITIONS = "definitions.json"
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    name: str
+    messages: int
+    consumers: int
+
+
+def find_rabbitmq_scripts() -> Path:
+    """The directory holding the real rabbitmq-server and rabbitmqctl scripts."""
+    if (PACKAGED_SCRIPTS / NAME).is_file():
+        return PACKAGED_SCRIPTS  # Debian/RPM: /usr/sbin only has su wrappers
+    found = shutil.which(NAME)
+    if found is None:
+        raise MissingBinary(
+            f"{NAME} not found: apt-get install rabbitmq-server "
+            "(or put RabbitMQ's sbin directory on PATH)"
+        )
+    return Path(found).parent
+
+
+def _run_as_rabbitmq() -> RunAs | None:
+    """Root hands the node to user ``rabbitmq``, as the packaged scripts do."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        user = pwd.getpwnam("rabbitmq")
+    except KeyError:
+        return None
+    return RunAs(user.pw_uid, user.pw_gid, tuple(os.getgrouplist(user.pw_name, user.pw_gid)))
+
+
+def _unsearchable_parent(directory: Path, run_as: RunAs) -> Path | None:
+    """The first parent of ``directory`` that ``run_as`` may not enter, if any."""
+    for parent in directory.resolve().parents:
+        info = parent.stat()
+        if info.st_uid == run_as.uid:
+            bit = stat.S_IXUSR
+        elif info.st_gid in (run_as.gid, *run_as.groups):
+            bit = stat.S_IXGRP
+        else:
+            bit = stat.S_IXOTH
+        if not info.st_mode & bit:
+            return parent
+    return None
+
+
+class RabbitNode:
+    """A private RabbitMQ node run from ``directory``."""
+
+    def __init__(
+        self,
+        cfg: RabbitNodeConfig,
+        directory: Path,
+        definitions: RabbitDefinitions | None = None,
+    ) -> None:
+        self.config = cfg
+        self.directory = Path(directory).absolute()
+        self.definitions = definitions or RabbitDefinitions()
+        self.pid_file = PidFile(self.directory / f"{NAME}.pid")
+        self.vm_pid_file = PidFile(self.directory / "rabbit.pid")
+        self.log_file = self.directory / f"{NAME}.log"
+        self._run_as = _run_as_rabbitmq()
+        self._process: ServerProcess | None = None
+
+    @property
+    def host(self) -> str:
+        return self.config.host
+
+    @property
+    def port(self) -> int:
+        return self.config.port
+
+    @property
+    def nodename(self) -> str:
+        return self.config.nodename
+
+    @property
+    def pid(self) -> int | None:
+        """The Erlang VM's pid, from RABBITMQ_PID_FILE."""
+        return self.vm_pid_file.pid
+
+    @property
+    def is_running(self) -> bool:
+        return self._process.is_running if self._process else self.pid_file.alive()
+
+    def url(self, user: str, password: str, vhost: str = "") -> str:
+        """The ``rabbit://`` transport URL for ``user`` (contains the password)."""
+        return transport_url("rabbit", self.host, self.port, user, password, vhost)
+
+    def _env(self) -> dict[str, str]:
+        d, cfg = self.directory, self.config
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("RABBITMQ_", "ERL_"))}
+        return env | {
+            "HOME": str(d),  # the node's own .erlang.cookie
+            "RABBITMQ_NODENAME": cfg.nodename,
+            "RABBITMQ_NODE_IP_ADDRESS": cfg.host,
+            "RABBITMQ_NODE_PORT": str(cfg.port),
+            "RABBITMQ_DIST_PORT": str(cfg.dist_port),
+            "RABBITMQ_CONFIG_FILE": str(d / "rabbitmq.conf"),
+            "RABBITMQ_ADVANCED_CONFIG_FILE": str(d / "advanced.config"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(d / "enabled_plugins"),
+            "RABBITMQ_CONF_ENV_FILE": str(d / "rabbitmq-env.conf"),
+            "RABBITMQ_MNESIA_BASE": str(d / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(d / "log"),
+            "RABBITMQ_PID_FILE": str(self.vm_pid_file.path),
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+            "ERL_EPMD_ADDRESS": "127.0.0.1",  # if this node is the one starting epmd
+        }
+
+    def _prepare_directory(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if self._run_as is None:
+            return
+        blocked = _unsearchable_parent(self.directory, self._run_as)
+        if blocked is not None:
+            raise ServerStartError(
+                f"user rabbitmq cannot enter {blocked}; run the RabbitMQ node from a "
+                "directory every parent of which is searchable (e.g. under /tmp or /var/lib)"
+            )
+        for path in (self.directory, *self.directory.rglob("*")):
+            os.chown(path, self._run_as.uid, self._run_as.gid)
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start the node and wait until it accepts AMQP connections."""
+        cfg = self.config
+        tls_ports = {cfg.tls.port: "RabbitMQ AMQPS"} if cfg.tls else {}
+        process = ServerProcess(
+            NAME,
+            [str(find_rabbitmq_scripts() / NAME)],
+            self.directory,
+            ready=tcp_ready(cfg.host, cfg.port),
+            ports={cfg.port: "RabbitMQ AMQP", cfg.dist_port: "RabbitMQ distribution"} | tls_ports,
+            host=cfg.host,
+            env=self._env(),
+            run_as=self._run_as,
+            files={
+                "rabbitmq.conf": render_rabbitmq_conf(cfg, str(self.directory / DEFINITIONS)),
+                DEFINITIONS: render_definitions(self.definitions),
+                "enabled_plugins": "[].\n",
+                "rabbitmq-env.conf": "",
+                ".erlang.cookie": secrets.token_hex(20),
+            },
+        )
+        self._prepare_directory()
+        process.start(timeout)
+        self._process = process
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the node started from this directory, by whichever process; idempotent."""
+        if self._process is not None:
+            self._process.stop(timeout)
+            self._process = None
+        else:
+            self.pid_file.stop(timeout)
+
+    def ctl(self, *args: str, timeout: float = 60.0) -> str:
+        """Run ``rabbitmqctl -n NODE ARGS`` as the node's user; its stdout."""
+        argv = [str(find_rabbitmq_scripts() / "rabbitmqctl"), "-n", self.nodename, *args]
+        run_as = self._run_as
+        result = subprocess.run(
+            argv,
+            cwd=self.directory,
+            env=self._env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            user=run_as.uid if run_as else None,
+            group=run_as.gid if run_as else None,
+            extra_groups=list(run_as.groups) if run_as else None,
+        )
+        if result.returncode != 0:
+            lines = (result.stderr + result.stdout).strip().splitlines() or ["no output"]
+            raise ServerCommandError(
+                f"rabbitmqctl {args[0]} on {self.nodename} failed: {lines[-1].strip()}; "
+                f"log: {self.directory / 'log'}"
+            )
+        return result.stdout
+
+    def apply_definitions(self, definitions: RabbitDefinitions) -> None:
+        """Add users, vhosts and permissions to the running node (one rabbitmqctl call)."""
+        path = self.directory / DEFINITIONS
+        write_private(path, render_definitions(definitions), self._run_as)
+        self.ctl("import_definitions", str(path))
+        self.definitions = definitions
+
+    def list_queues(self, vhost: str) -> list[QueueStats]:
+        """Every queue of ``vhost`` with its ready+unacked message count and consumers."""
+        out = self.ctl(
+            "list_queues", "-q", "-p", vhost, "name", "messages", "consumers", "--formatter", "json"
+        )
+        return [
+            QueueStats(q["name"], int(q["messages"]), int(q["consumers"]))
+            for q in json.loads(out or "[]")
+        ]
+
+    def __enter__(self) -> RabbitNode:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
