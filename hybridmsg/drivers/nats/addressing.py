@@ -21,8 +21,7 @@ def escape(token: str) -> str:
     if not token:
         return "~"
     return "".join(
-        ch if _SAFE.fullmatch(ch) else "".join(f"%{b:02X}" for b in ch.encode())
-        for ch in token
+        ch if _SAFE.fullmatch(ch) else "".join(f"%{b:02X}" for b in ch.encode()) for ch in token
     )
 
 

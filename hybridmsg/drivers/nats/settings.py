@@ -10,11 +10,10 @@ import ssl
 from dataclasses import dataclass
 
 import oslo_messaging
-from oslo_messaging import transport as oslo_transport
+
+from hybridmsg.drivers import urls
 
 DEFAULT_PORT = 4222
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
 QUERY_OPTIONS = ("ssl", "ssl_ca_file", "ssl_cert_file", "ssl_key_file")
 
 
@@ -37,18 +36,6 @@ class NatsSettings:
         return f"NatsSettings(servers={self.servers}, user={self.user!r}, tls={bool(self.tls)})"
 
 
-def _bad_url(url, why: str) -> oslo_transport.InvalidTransportURL:
-    return oslo_transport.InvalidTransportURL(url, f"Invalid nats:// transport URL: {why}")
-
-
-def _flag(url, name: str, value: str) -> bool:
-    if value.lower() in _TRUE:
-        return True
-    if value.lower() in _FALSE:
-        return False
-    raise _bad_url(url, f"{name}={value!r} must be 1/0, true/false or yes/no")
-
-
 def tls_context(ca_file: str, cert_file: str, key_file: str) -> ssl.SSLContext:
     """A client TLS context that verifies the server (and presents a certificate if given)."""
     try:
@@ -65,25 +52,11 @@ def tls_context(ca_file: str, cert_file: str, key_file: str) -> ssl.SSLContext:
 
 def settings_from(url, group) -> NatsSettings:
     """Settings for ``url`` (an oslo TransportURL) and the ``[oslo_messaging_nats]`` group."""
-    query = dict(url.query or {})
-    unknown = sorted(set(query) - set(QUERY_OPTIONS))
-    if unknown:
-        raise _bad_url(
-            url, f"unknown option {unknown[0]!r}; supported: {', '.join(QUERY_OPTIONS)}"
-        )
-    if not url.hosts:
-        raise _bad_url(url, "no host; use nats://user:password@host:4222/vhost")
-    use_tls = _flag(url, "ssl", query["ssl"]) if "ssl" in query else group.ssl
+    query = urls.query_options(url, "nats", QUERY_OPTIONS)
+    use_tls = urls.flag(url, "nats", "ssl", query["ssl"]) if "ssl" in query else group.ssl
     scheme = "tls" if use_tls else "nats"
-    servers = []
-    for host in url.hosts:
-        if not host.hostname:
-            raise _bad_url(url, "a host is empty; use nats://user:password@host:4222/vhost")
-        port = host.port or DEFAULT_PORT
-        if not 0 < port < 65536:
-            raise _bad_url(url, f"port {port} is out of range 1-65535")
-        hostname = f"[{host.hostname}]" if ":" in host.hostname else host.hostname
-        servers.append(f"{scheme}://{hostname}:{port}")
+    hosts = urls.host_ports(url, "nats", DEFAULT_PORT)
+    servers = [f"{scheme}://{host}:{port}" for host, port in hosts]
     first = url.hosts[0]
     tls = None
     if use_tls:

@@ -48,8 +48,9 @@ def delivery_error(exc: BaseException, subject: str) -> oslo_messaging.Messaging
 class NatsLink:
     """A :class:`~hybridmsg.drivers.link.Link` over one nats-py connection."""
 
-    def __init__(self, settings: NatsSettings, reply_address: str,
-                 on_reply: Callable[[bytes], None]):
+    def __init__(
+        self, settings: NatsSettings, reply_address: str, on_reply: Callable[[bytes], None]
+    ):
         self._settings = settings
         self._reply_address = reply_address
         self._on_reply = on_reply
@@ -68,9 +69,7 @@ class NatsLink:
         if self._state is not State.NEW:
             raise RuntimeError(f"NatsLink.start() called in state {self._state.value}")
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._run, name="hybridmsg-nats-io", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name="hybridmsg-nats-io", daemon=True)
         self._thread.start()
         self._state = State.RUNNING
         connected = asyncio.run_coroutine_threadsafe(self._connect(), self._loop)
@@ -130,8 +129,12 @@ class NatsLink:
             except _CONNECT_ERRORS as exc:
                 attempt += 1
                 delay = min(s.reconnect_interval * attempt, 5.0)
-                LOG.warning("Cannot connect to NATS at %s (%s); retrying in %.1f s",
-                            ", ".join(s.servers), exc or type(exc).__name__, delay)
+                LOG.warning(
+                    "Cannot connect to NATS at %s (%s); retrying in %.1f s",
+                    ", ".join(s.servers),
+                    exc or type(exc).__name__,
+                    delay,
+                )
                 await asyncio.sleep(delay)
         self._nc = nc
         await nc.subscribe(self._reply_address, cb=self._reply_cb)
@@ -209,8 +212,9 @@ class NatsLink:
         try:
             await self._nc.flush(timeout=self._settings.connect_timeout)
         except (TimeoutError, nats_errors.Error):
-            LOG.warning("Subscription to %s not confirmed yet; it is restored on reconnect",
-                        subject)
+            LOG.warning(
+                "Subscription to %s not confirmed yet; it is restored on reconnect", subject
+            )
         return sub
 
     def unsubscribe(self, subscription) -> None:
@@ -220,8 +224,11 @@ class NatsLink:
         try:
             self._submit(self._drain(subscription)).result(self._settings.drain_timeout + 1)
         except (FutureTimeout, oslo_messaging.MessagingException):
-            LOG.warning("Subscription to %s not drained after %.1f s",
-                        subscription.subject, time.monotonic() - started)
+            LOG.warning(
+                "Subscription to %s not drained after %.1f s",
+                subscription.subject,
+                time.monotonic() - started,
+            )
 
     async def _drain(self, sub) -> None:
         try:

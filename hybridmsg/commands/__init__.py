@@ -1,0 +1,1 @@
+"""One module per ``hybridmsg`` command, each with ``run(args) -> int`` (see ``cli.py``)."""

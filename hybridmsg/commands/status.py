@@ -1,0 +1,33 @@
+"""``hybridmsg status``: what runs, where, and for which services; exit 1 if a server is down."""
+
+from __future__ import annotations
+
+import argparse
+
+from hybridmsg.stack import Stack
+
+HEADER = ("server", "address", "carries", "pid", "state")
+
+
+def run(args: argparse.Namespace) -> int:
+    stack = Stack(args.state_dir)
+    plan = stack.plan()
+    servers = stack.status()
+    rows = [HEADER] + [
+        (
+            s.title,
+            s.address,
+            s.carries,
+            str(s.pid) if s.running and s.pid else "-",
+            "running" if s.running else "stopped",
+        )
+        for s in servers
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
+    print(f"{plan.mode} mode, state in {stack.state_dir}")
+    for row in rows:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+    print(f"services: {', '.join(plan.service_names)}")
+    return 0 if all(s.running for s in servers) else 1

@@ -1,0 +1,135 @@
+"""The servers of a plan's backends as run on this machine, derived from the plan.
+
+``local_server(plan, backend, directory)`` gives the one-node server of ``backend``
+(a private RabbitMQ node or a nats-server) with the plan's service accounts, ready to
+``start``, ``stop``, ``refresh`` (bring a running server's users up to date) and inspect.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from hybridmsg.backends.nats import NatsServer, NatsServerConfig, NatsUser, render_nats_conf
+from hybridmsg.backends.rabbitmq import RabbitDefinitions, RabbitNodeConfig
+from hybridmsg.backends.rabbitmq_node import RabbitNode
+from hybridmsg.drivers.nats.addressing import NatsAddressing
+from hybridmsg.errors import PlanError
+from hybridmsg.plan import Backend, BackendKind, Node, Plan
+
+
+class LocalServer(Protocol):
+    """What the local stack does with any server."""
+
+    backend: Backend
+    title: str
+
+    @property
+    def address(self) -> str: ...
+
+    @property
+    def pid(self) -> int | None: ...
+
+    @property
+    def is_running(self) -> bool: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def refresh(self) -> None: ...
+
+
+def local_server(plan: Plan, backend: Backend, directory: Path) -> LocalServer:
+    """The server that runs ``backend`` of ``plan`` from ``directory``."""
+    if len(backend.nodes) != 1:
+        raise PlanError(
+            f"the local stack runs one {backend.kind} node, the plan has {len(backend.nodes)}"
+        )
+    if backend.kind is BackendKind.RABBITMQ:
+        return LocalRabbit(plan, backend, directory)
+    return LocalNats(plan, backend, directory)
+
+
+class LocalRabbit:
+    """A private RabbitMQ node with one user and vhost per service."""
+
+    start_timeout = 90.0
+
+    def __init__(self, plan: Plan, backend: Backend, directory: Path) -> None:
+        node = backend.nodes[0]
+        self.backend = backend
+        self.title = f"RabbitMQ node {node.name}"
+        self.address = node.address
+        accounts = [(s.user, s.password, s.vhost) for s in plan.services]
+        self.node = RabbitNode(
+            _rabbit_config(node), directory, RabbitDefinitions.for_accounts(accounts)
+        )
+
+    @property
+    def pid(self) -> int | None:
+        return self.node.pid
+
+    @property
+    def is_running(self) -> bool:
+        return self.node.is_running
+
+    def start(self) -> None:
+        self.node.start(self.start_timeout)
+
+    def stop(self) -> None:
+        self.node.stop()
+
+    def refresh(self) -> None:
+        """Import the users and vhosts again (additive: a dropped service's user stays)."""
+        self.node.apply_definitions(self.node.definitions)
+
+
+def _rabbit_config(node: Node) -> RabbitNodeConfig:
+    name, _, host = node.name.partition("@")
+    if host != "localhost" or node.cluster_port is None:
+        raise PlanError(
+            f"the local RabbitMQ node needs a name NAME@localhost and a cluster port, "
+            f"not {node.name!r} / {node.cluster_port}; fix or remove the plan"
+        )
+    return RabbitNodeConfig(name=name, port=node.port, dist_port=node.cluster_port, host=node.host)
+
+
+class LocalNats:
+    """A nats-server where each service's user may use only its own vhost's subjects."""
+
+    start_timeout = 15.0
+
+    def __init__(self, plan: Plan, backend: Backend, directory: Path) -> None:
+        node = backend.nodes[0]
+        self.backend = backend
+        self.title = "nats-server"
+        self.address = node.address
+        users = tuple(
+            NatsUser(s.user, s.password, publish=(space,), subscribe=(space,))
+            for s in plan.services
+            for space in (NatsAddressing(vhost=s.vhost).namespace(),)
+        )
+        self._server = NatsServer(
+            NatsServerConfig(port=node.port, host=node.host, users=users), directory
+        )
+
+    @property
+    def pid(self) -> int | None:
+        return self._server.pid
+
+    @property
+    def is_running(self) -> bool:
+        return self._server.is_running
+
+    def start(self) -> None:
+        self._server.start(self.start_timeout)
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def refresh(self) -> None:
+        """Restart on the new config when the users changed; else leave it running."""
+        conf = self._server.conf_file
+        if not conf.exists() or conf.read_text() != render_nats_conf(self._server.config):
+            self._server.restart(self.start_timeout)

@@ -1,0 +1,250 @@
+"""The deployment model: one validated, frozen description of a deployment.
+
+A :class:`Plan` says which mode runs (which backend carries RPC, which carries
+notifications), what each backend is (a list of nodes) and which services use it (one user
+and one vhost per service). Backend configurations and every service's oslo.messaging
+snippet are derived from it; nothing is configured twice. Pure: no I/O here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from hybridmsg.errors import PlanError, UnknownService
+
+DEFAULT_SERVICES = ("nova", "neutron", "cinder", "glance", "heat", "keystone")
+MASK = "***"
+
+_NAME = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+_VHOST = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_CREDENTIALS = re.compile(r"(?<=[/,])([^:/@,]*):[^@/,]*@")
+_E = TypeVar("_E", bound=StrEnum)
+
+
+class Mode(StrEnum):
+    """Which backend carries which traffic class."""
+
+    RABBIT = "rabbit"
+    ROUTER = "router"
+    HYBRID = "hybrid"
+
+    @property
+    def needs_rabbitmq(self) -> bool:
+        return self is not Mode.ROUTER
+
+    @property
+    def needs_router(self) -> bool:
+        return self is not Mode.RABBIT
+
+
+class BackendKind(StrEnum):
+    """A server program that a backend runs; its value names it in plans."""
+
+    RABBITMQ = "rabbitmq"
+    NATS = "nats"
+
+    @property
+    def scheme(self) -> str:
+        """The oslo.messaging transport URL scheme that reaches this backend."""
+        return _SCHEMES[self]
+
+    @property
+    def is_router(self) -> bool:
+        return self is not BackendKind.RABBITMQ
+
+
+_SCHEMES = {BackendKind.RABBITMQ: "rabbit", BackendKind.NATS: "nats"}
+ROUTER_KINDS = tuple(kind for kind in BackendKind if kind.is_router)
+
+
+@dataclass(frozen=True)
+class Node:
+    """One server of a backend: where clients reach it, and where its peers do.
+
+    ``name`` is the RabbitMQ node name (``hybridmsg@localhost``); routers leave it empty.
+    ``cluster_port`` is where the nodes of one backend talk to each other (RabbitMQ's
+    Erlang distribution, NATS cluster routes), when the backend needs one.
+    """
+
+    host: str
+    port: int
+    name: str = ""
+    cluster_port: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.host or any(c in self.host for c in "/@, "):
+            raise PlanError(f"node host {self.host!r} is not a host name or address; fix it")
+        for port in (self.port, self.cluster_port):
+            if port is not None and not 0 < port < 65536:
+                raise PlanError(f"node {self.host} port {port} is not in 1-65535; fix it")
+
+    @property
+    def address(self) -> str:
+        """``host:port`` with IPv6 addresses in brackets, as URLs want them."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A messaging backend: one kind of server on one or more nodes."""
+
+    kind: BackendKind
+    nodes: tuple[Node, ...]
+
+    def __post_init__(self) -> None:
+        if not self.nodes:
+            raise PlanError(f"{self.kind} backend has no nodes; give it at least one")
+        addresses = [node.address for node in self.nodes]
+        _require_unique(addresses, f"{self.kind} node address")
+        _require_unique([n.name for n in self.nodes if n.name], f"{self.kind} node name")
+
+    def url(self, user: str, password: str, vhost: str) -> str:
+        """The transport URL of ``user`` on this backend, one host entry per node."""
+        cred = f"{quote(user, safe='')}:{quote(password, safe='')}"
+        hosts = ",".join(f"{cred}@{node.address}" for node in self.nodes)
+        return f"{self.kind.scheme}://{hosts}/{quote(vhost, safe='')}"
+
+
+@dataclass(frozen=True)
+class Service:
+    """An OpenStack service and its account: the same user and vhost on every backend."""
+
+    name: str
+    user: str
+    vhost: str
+    password: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if not _NAME.fullmatch(self.name):
+            raise PlanError(
+                f"service name {self.name!r} must be lowercase letters, digits, '-' or '_'"
+            )
+        for what, value in (("user", self.user), ("vhost", self.vhost)):
+            if not _VHOST.fullmatch(value):
+                raise PlanError(
+                    f"service {self.name}: {what} {value!r} must be 1-64 letters, digits, "
+                    "'-' or '_'"
+                )
+        if not self.password:
+            raise PlanError(f"service {self.name} has an empty password; set one")
+
+    def url(self, backend: Backend, *, masked: bool = False) -> str:
+        """This service's transport URL on ``backend``; ``masked`` hides the password."""
+        url = backend.url(self.user, self.password, self.vhost)
+        return mask_url(url) if masked else url
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A whole deployment: mode, backends and services, validated on construction."""
+
+    mode: Mode
+    services: tuple[Service, ...]
+    rabbitmq: Backend | None = None
+    router: Backend | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.mode, Mode):
+            raise PlanError(f"mode {self.mode!r} is not one of {_choices(Mode)}")
+        _check_slot("rabbitmq", self.rabbitmq, self.mode.needs_rabbitmq, self.mode)
+        _check_slot("router", self.router, self.mode.needs_router, self.mode)
+        if self.rabbitmq and self.rabbitmq.kind is not BackendKind.RABBITMQ:
+            raise PlanError(f"the rabbitmq backend is of kind {self.rabbitmq.kind}; use rabbitmq")
+        if self.router and not self.router.kind.is_router:
+            raise PlanError(
+                f"the router backend is of kind {self.router.kind}; use one of "
+                f"{', '.join(ROUTER_KINDS)}"
+            )
+        if not self.services:
+            raise PlanError("the plan has no services; name at least one")
+        _require_unique([s.name for s in self.services], "service name")
+        _require_unique([s.user for s in self.services], "service user")
+
+    @property
+    def rpc_backend(self) -> Backend:
+        """The backend that carries RPC (call, cast, fanout)."""
+        backend = self.router if self.mode.needs_router else self.rabbitmq
+        assert backend is not None  # guaranteed by validation
+        return backend
+
+    @property
+    def notification_backend(self) -> Backend | None:
+        """The broker that keeps notifications, or None when the mode drops them."""
+        return self.rabbitmq
+
+    @property
+    def backends(self) -> tuple[Backend, ...]:
+        return tuple(b for b in (self.rabbitmq, self.router) if b is not None)
+
+    @property
+    def service_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.services)
+
+    def service(self, name: str) -> Service:
+        """The service called ``name``; UnknownService lists the known ones."""
+        for service in self.services:
+            if service.name == name:
+                return service
+        raise UnknownService(
+            f"unknown service {name!r}; known services: {', '.join(self.service_names)}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (with passwords) that :func:`plan_from_dict` reads back."""
+        return asdict(self)
+
+
+def plan_from_dict(data: dict[str, Any]) -> Plan:
+    """Build a validated Plan from :meth:`Plan.to_dict` output (e.g. a stored plan.json)."""
+    try:
+        return Plan(
+            mode=_enum(Mode, data["mode"], "mode"),
+            services=tuple(Service(**s) for s in data["services"]),
+            rabbitmq=_backend_from_dict(data.get("rabbitmq")),
+            router=_backend_from_dict(data.get("router")),
+        )
+    except (KeyError, TypeError) as exc:
+        raise PlanError(f"the plan is malformed ({exc!r}); fix or remove it") from exc
+
+
+def mask_url(url: str) -> str:
+    """``url`` with every password replaced by ``***``, safe to print."""
+    return _CREDENTIALS.sub(lambda m: f"{m.group(1)}:{MASK}@", url)
+
+
+def _backend_from_dict(data: dict[str, Any] | None) -> Backend | None:
+    if data is None:
+        return None
+    kind = _enum(BackendKind, data["kind"], "backend kind")
+    return Backend(kind=kind, nodes=tuple(Node(**n) for n in data["nodes"]))
+
+
+def _enum(enum: type[_E], value: str, what: str) -> _E:
+    try:
+        return enum(value)
+    except ValueError:
+        raise PlanError(f"{what} {value!r} is not one of {_choices(enum)}") from None
+
+
+def _choices(enum: type[StrEnum]) -> str:
+    return ", ".join(member.value for member in enum)
+
+
+def _check_slot(slot: str, backend: Backend | None, needed: bool, mode: Mode) -> None:
+    if needed and backend is None:
+        raise PlanError(f"{mode} mode needs a {slot} backend; add one")
+    if not needed and backend is not None:
+        raise PlanError(f"{mode} mode uses no {slot} backend; remove it")
+
+
+def _require_unique(values: list[str], what: str) -> None:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise PlanError(f"{what} {value!r} appears twice; make it unique")
+        seen.add(value)

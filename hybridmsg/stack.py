@@ -1,0 +1,221 @@
+"""The local stack: a plan's servers run on loopback, kept in one state directory.
+
+The state directory holds ``plan.json`` (the plan, passwords included, 0600),
+``services/NAME.conf`` (each service's oslo.messaging snippet, 0600) and one directory
+per backend (``rabbitmq/``, ``nats/``) with its config, data, log and pid file, so that
+``down`` and ``status`` find the servers again from any process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from hybridmsg.backends.ports import LOOPBACK, free_port
+from hybridmsg.backends.process import write_private
+from hybridmsg.errors import NotDeployed, PlanError
+from hybridmsg.localservers import LocalServer, local_server
+from hybridmsg.plan import (
+    DEFAULT_SERVICES,
+    Backend,
+    BackendKind,
+    Mode,
+    Node,
+    Plan,
+    Service,
+    plan_from_dict,
+)
+from hybridmsg.services import ServiceConfig, parse, render, service_config
+
+STATE_DIR_ENV = "HYBRIDMSG_STATE_DIR"
+Progress = Callable[..., None]  # print-like: progress(text, end="")
+
+
+def default_state_dir() -> Path:
+    """$HYBRIDMSG_STATE_DIR, else /var/lib/hybridmsg for root, else ~/.local/state/hybridmsg.
+
+    Root's home is closed to the ``rabbitmq`` user that the RabbitMQ node runs as, hence
+    /var/lib for root.
+    """
+    if os.environ.get(STATE_DIR_ENV):
+        return Path(os.environ[STATE_DIR_ENV])
+    if os.geteuid() == 0:
+        return Path("/var/lib/hybridmsg")
+    state_home = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(state_home) / "hybridmsg"
+
+
+def local_plan(
+    mode: Mode,
+    services: Sequence[str] | None = None,
+    router: BackendKind = BackendKind.NATS,
+    previous: Plan | None = None,
+) -> Plan:
+    """The plan of a one-node stack on loopback for ``mode``.
+
+    What ``previous`` already has is kept (service passwords, backend ports), so that
+    services stay configured; what is new gets a free port or a generated password.
+    """
+    names = services or (previous.service_names if previous else DEFAULT_SERVICES)
+    known = {s.name: s for s in previous.services} if previous else {}
+    accounts = tuple(known.get(name) or _new_service(name) for name in names)
+    rabbitmq = router_backend = None
+    if mode.needs_rabbitmq:
+        rabbitmq = (previous and previous.rabbitmq) or _new_rabbitmq()
+    if mode.needs_router:
+        kept = previous.router if previous else None
+        router_backend = kept if kept and kept.kind is router else _new_router(router)
+    return Plan(mode=mode, services=accounts, rabbitmq=rabbitmq, router=router_backend)
+
+
+def _new_service(name: str) -> Service:
+    return Service(name=name, user=name, vhost=name, password=secrets.token_urlsafe(24))
+
+
+def _new_rabbitmq() -> Backend:
+    port = free_port()
+    node = Node(LOOPBACK, port, f"hybridmsg-{port}@localhost", cluster_port=free_port())
+    return Backend(BackendKind.RABBITMQ, (node,))
+
+
+def _new_router(kind: BackendKind) -> Backend:
+    return Backend(kind, (Node(LOOPBACK, free_port()),))
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    """One server of the stack as ``status`` shows it."""
+
+    title: str
+    address: str
+    carries: str
+    pid: int | None
+    running: bool
+
+
+class Stack:
+    """The local stack of one state directory."""
+
+    def __init__(self, state_dir: Path | str | None = None) -> None:
+        self.state_dir = Path(state_dir) if state_dir else default_state_dir()
+        self.plan_file = self.state_dir / "plan.json"
+        self.services_dir = self.state_dir / "services"
+
+    def load(self) -> Plan | None:
+        """The stored plan, or None when nothing was deployed here."""
+        try:
+            text = self.plan_file.read_text()
+        except FileNotFoundError:
+            return None
+        try:
+            return plan_from_dict(json.loads(text))
+        except json.JSONDecodeError as exc:
+            raise PlanError(f"{self.plan_file} is not JSON ({exc}); fix or remove it") from exc
+
+    def plan(self) -> Plan:
+        """The stored plan; NotDeployed when there is none."""
+        plan = self.load()
+        if plan is None:
+            raise NotDeployed(
+                f"nothing deployed in {self.state_dir}; run: hybridmsg up --mode hybrid"
+            )
+        return plan
+
+    def up(
+        self,
+        mode: Mode | None = None,
+        services: Sequence[str] | None = None,
+        router: BackendKind = BackendKind.NATS,
+        progress: Progress = print,
+    ) -> Plan:
+        """Bring the stack to ``mode`` (default: the current one, else hybrid).
+
+        Servers the new plan no longer needs are stopped first, then the plan and the
+        service snippets are written, then every server of the plan is started or, when
+        it already runs, brought up to date.
+        """
+        previous = self.load()
+        mode = mode or (previous.mode if previous else Mode.HYBRID)
+        plan = local_plan(mode, services, router, previous)
+        if previous:
+            for old in self._servers(previous):
+                if old.backend not in plan.backends and old.is_running:
+                    old.stop()
+                    progress(f"stopped {old.title} (not used in {mode} mode)")
+        self.write(plan)
+        for server in self._servers(plan):
+            if server.is_running:
+                server.refresh()
+                progress(f"{server.title} on {server.address} already running (pid {server.pid})")
+                continue
+            progress(f"starting {server.title} on {server.address} ... ", end="", flush=True)
+            started = time.monotonic()
+            try:
+                server.start()
+            except BaseException:
+                progress("failed")
+                raise
+            progress(f"ready in {time.monotonic() - started:.1f} s")
+        return plan
+
+    def down(self, progress: Progress = print) -> None:
+        """Stop every server of the stored plan (found by its pid file)."""
+        plan = self.load()
+        if plan is None:
+            progress(f"nothing deployed in {self.state_dir}")
+            return
+        for server in self._servers(plan):
+            if server.is_running:
+                pid = server.pid
+                server.stop()
+                progress(f"stopped {server.title} (pid {pid})")
+            else:
+                progress(f"{server.title} was not running")
+
+    def status(self) -> list[ServerStatus]:
+        """What each server of the stored plan carries, where, and whether it runs."""
+        plan = self.plan()
+        traffic = (("RPC", plan.rpc_backend), ("notifications", plan.notification_backend))
+        return [
+            ServerStatus(
+                title=s.title,
+                address=s.address,
+                carries=" + ".join(what for what, backend in traffic if backend == s.backend),
+                pid=s.pid,
+                running=s.is_running,
+            )
+            for s in self._servers(plan)
+        ]
+
+    def snippet_file(self, service: str) -> Path:
+        return self.services_dir / f"{service}.conf"
+
+    def read_config(self, service: str) -> ServiceConfig:
+        """A service's config as written to its snippet file (what the service reads)."""
+        self.plan().service(service)  # unknown service: the error lists the known ones
+        try:
+            text = self.snippet_file(service).read_text()
+        except FileNotFoundError:
+            raise NotDeployed(
+                f"{self.snippet_file(service)} is missing; run: hybridmsg up"
+            ) from None
+        return parse(service, text)
+
+    def _servers(self, plan: Plan) -> list[LocalServer]:
+        return [local_server(plan, b, self.state_dir / b.kind.value) for b in plan.backends]
+
+    def write(self, plan: Plan) -> None:
+        """Store ``plan`` and every service snippet (0600); drop snippets of removed services."""
+        self.state_dir.mkdir(mode=0o711, parents=True, exist_ok=True)
+        self.services_dir.mkdir(mode=0o700, exist_ok=True)
+        write_private(self.plan_file, json.dumps(plan.to_dict(), indent=2) + "\n")
+        for name in plan.service_names:
+            write_private(self.snippet_file(name), render(service_config(plan, name)))
+        for stale in self.services_dir.glob("*.conf"):
+            if stale.stem not in plan.service_names:
+                stale.unlink()

@@ -1,0 +1,123 @@
+"""The real ``hybridmsg`` command against real servers: up, status, config, check, down.
+
+Each test runs the CLI in subprocesses on its own state directory (RabbitMQ runs as user
+``rabbitmq`` under root, hence ``rabbit_dir`` from tests/conftest.py rather than tmp_path)
+and always ends with ``down``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hybridmsg.check import TOPIC
+from hybridmsg.localservers import LocalRabbit, local_server
+from hybridmsg.stack import Stack
+
+SERVICES = ("nova", "neutron", "cinder", "glance", "heat", "keystone")
+SERVERS = {"rabbit": 1, "router": 1, "hybrid": 2}
+SCHEMES = {"rabbit": ("rabbit", "rabbit"), "router": ("nats", None), "hybrid": ("nats", "rabbit")}
+
+
+def hybridmsg(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hybridmsg", *args, "--state-dir", str(state_dir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def ok(state_dir: Path, *args: str) -> str:
+    result = hybridmsg(state_dir, *args)
+    assert result.returncode == 0, f"hybridmsg {' '.join(args)}: {result.stderr}{result.stdout}"
+    return result.stdout
+
+
+@pytest.fixture
+def state_dir(rabbit_dir: Path) -> Iterator[Path]:
+    rabbit_dir.chmod(0o711)  # the rabbitmq user must reach state/rabbitmq/
+    state = rabbit_dir / "state"
+    yield state
+    hybridmsg(state, "down")
+
+
+def passwords(state_dir: Path) -> list[str]:
+    return [s["password"] for s in json.loads((state_dir / "plan.json").read_text())["services"]]
+
+
+def rabbit_queues(state_dir: Path, vhost: str) -> set[str]:
+    plan = Stack(state_dir).plan()
+    rabbit = local_server(plan, plan.rabbitmq, state_dir / "rabbitmq")
+    assert isinstance(rabbit, LocalRabbit)
+    return {queue.name for queue in rabbit.node.list_queues(vhost)}
+
+
+@pytest.mark.parametrize("mode", ["rabbit", "router", "hybrid"])
+def test_mode_end_to_end(mode: str, state_dir: Path) -> None:
+    up = ok(state_dir, "up", "--mode", mode)
+    assert up.count("starting ") == SERVERS[mode]
+    assert "***" in up
+    assert not any(password in up for password in passwords(state_dir))
+
+    status = ok(state_dir, "status")
+    assert status.count(" running") == SERVERS[mode]
+    assert f"services: {', '.join(SERVICES)}" in status
+
+    config = ok(state_dir, "config", "nova")
+    assert config == (state_dir / "services" / "nova.conf").read_text()
+    rpc, notify = SCHEMES[mode]
+    assert f"transport_url = {rpc}://nova:" in config
+    if notify:
+        assert "driver = messagingv2" in config
+        assert config.count(f"{notify}://nova:") == (2 if rpc == notify else 1)
+    else:
+        assert "driver = noop" in config
+
+    check = ok(state_dir, "check", "--timeout", "20")
+    rows = [line for line in check.splitlines() if line.split()[:1] in ([s] for s in SERVICES)]
+    assert len(rows) == len(SERVICES)
+    for row in rows:
+        assert row.count("ok ") == (3 if mode == "router" else 4), row
+    if mode == "hybrid":  # RPC went over NATS: RabbitMQ only keeps the notification queue
+        assert rabbit_queues(state_dir, "nova") == {f"{TOPIC}.info"}
+    if mode == "rabbit":
+        assert f"{TOPIC}.check-1" in rabbit_queues(state_dir, "nova")
+
+    down = ok(state_dir, "down")
+    assert down.count("stopped ") == SERVERS[mode]
+    stopped = hybridmsg(state_dir, "status")
+    assert stopped.returncode == 1
+    assert stopped.stdout.count(" stopped") == SERVERS[mode]
+
+
+def test_up_again_and_mode_changes_reconfigure(state_dir: Path) -> None:
+    ok(state_dir, "up", "--mode", "rabbit")
+    rabbit_pid = Stack(state_dir).status()[0].pid
+
+    hybrid = ok(state_dir, "up", "--mode", "hybrid")
+    assert f"already running (pid {rabbit_pid})" in hybrid
+    assert "starting nats-server" in hybrid
+
+    again = ok(state_dir, "up")
+    assert again.count("already running") == 2
+    assert "starting" not in again
+
+    router = ok(state_dir, "up", "--mode", "router", "--services", "nova,heat")
+    assert "stopped RabbitMQ node" in router
+    assert [s.title for s in Stack(state_dir).status()] == ["nats-server"]
+    assert sorted(p.name for p in (state_dir / "services").iterdir()) == ["heat.conf", "nova.conf"]
+
+    check = ok(state_dir, "check")
+    assert "heat" in check and "cinder" not in check
+
+    unknown = hybridmsg(state_dir, "config", "cinder")
+    assert unknown.returncode == 2
+    assert unknown.stderr == (
+        "hybridmsg config: unknown service 'cinder'; known services: nova, heat\n"
+    )

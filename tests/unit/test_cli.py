@@ -1,0 +1,135 @@
+"""The command line without servers: arguments, exit codes, config output, local plans."""
+
+import json
+import stat
+
+import pytest
+
+from hybridmsg import cli
+from hybridmsg.errors import CheckFailed, HybridmsgError, MissingBinary, PortInUse, UsageError
+from hybridmsg.plan import BackendKind, Mode, plan_from_dict
+from hybridmsg.services import parse, render, service_config
+from hybridmsg.stack import Stack, local_plan
+
+
+@pytest.fixture
+def deployed(tmp_path):
+    """A state directory with a hybrid plan and its snippets written (no server started)."""
+    stack = Stack(tmp_path / "state")
+    stack.write(local_plan(Mode.HYBRID, ("nova", "glance")))
+    return stack
+
+
+@pytest.mark.parametrize(
+    ("argv", "command", "attribute", "value"),
+    [
+        (["up", "--mode", "rabbit"], "up", "mode", "rabbit"),
+        (["up"], "up", "mode", None),
+        (["up", "--services", "nova, glance,"], "up", "services", ("nova", "glance")),
+        (["up", "--state-dir", "/x"], "up", "state_dir", "/x"),
+        (["config", "nova"], "config", "service", "nova"),
+        (["check", "--timeout", "2.5"], "check", "timeout", 2.5),
+        (["status"], "status", "state_dir", None),
+        (["down"], "down", "state_dir", None),
+    ],
+)
+def test_arguments(argv, command, attribute, value):
+    args = cli.build_parser().parse_args(argv)
+    assert args.command == command
+    assert getattr(args, attribute) == value
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (UsageError("bad"), 2),
+        (MissingBinary("no nats-server"), 3),
+        (PortInUse("taken"), 3),
+        (CheckFailed("1 check(s) failed"), 4),
+        (HybridmsgError("other"), 1),
+        (KeyboardInterrupt(), 130),
+    ],
+)
+def test_errors_become_one_line_and_an_exit_code(error, code, monkeypatch, capsys):
+    def fail(args):
+        raise error
+
+    monkeypatch.setattr("hybridmsg.commands.down.run", fail)
+    assert cli.main(["down"]) == code
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1
+    assert err.startswith("hybridmsg down: ")
+
+
+def test_config_prints_the_snippet_with_password(deployed, capsys):
+    assert cli.main(["config", "nova", "--state-dir", str(deployed.state_dir)]) == 0
+    out = capsys.readouterr().out
+    plan = deployed.plan()
+    assert out == render(service_config(plan, "nova"))
+    assert plan.service("nova").password in out
+
+
+def test_config_of_unknown_service_lists_known_ones(deployed, capsys):
+    assert cli.main(["config", "swift", "--state-dir", str(deployed.state_dir)]) == 2
+    assert capsys.readouterr().err == (
+        "hybridmsg config: unknown service 'swift'; known services: nova, glance\n"
+    )
+
+
+@pytest.mark.parametrize("command", ["config nova", "status", "check"])
+def test_commands_need_a_deployment(command, tmp_path, capsys):
+    assert cli.main([*command.split(), "--state-dir", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.endswith(
+        f"nothing deployed in {tmp_path}; run: hybridmsg up --mode hybrid\n"
+    )
+
+
+def test_down_without_deployment_says_so(tmp_path, capsys):
+    assert cli.main(["down", "--state-dir", str(tmp_path)]) == 0
+    assert capsys.readouterr().out == f"nothing deployed in {tmp_path}\n"
+
+
+def test_state_files_are_private_and_match_the_plan(deployed):
+    plan = deployed.plan()
+    for path in [deployed.plan_file, *deployed.services_dir.iterdir()]:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert plan_from_dict(json.loads(deployed.plan_file.read_text())) == plan
+    assert sorted(p.stem for p in deployed.services_dir.iterdir()) == ["glance", "nova"]
+    assert deployed.read_config("nova") == parse("nova", render(service_config(plan, "nova")))
+
+
+def test_stale_snippets_are_removed(deployed):
+    deployed.write(local_plan(Mode.HYBRID, ("nova",), previous=deployed.plan()))
+    assert [p.stem for p in deployed.services_dir.iterdir()] == ["nova"]
+
+
+def test_state_dir_from_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("HYBRIDMSG_STATE_DIR", str(tmp_path))
+    assert Stack().state_dir == tmp_path
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [(a, b) for a in Mode for b in Mode],
+)
+def test_local_plan_keeps_passwords_and_ports_across_modes(first, second):
+    before = local_plan(first)
+    after = local_plan(second, previous=before)
+    assert after.services == before.services
+    assert after.service_names == ("nova", "neutron", "cinder", "glance", "heat", "keystone")
+    if first.needs_rabbitmq and second.needs_rabbitmq:
+        assert after.rabbitmq == before.rabbitmq
+    if first.needs_router and second.needs_router:
+        assert after.router == before.router
+        assert after.router.kind is BackendKind.NATS
+
+
+def test_local_plan_adds_services_with_new_passwords():
+    before = local_plan(Mode.RABBIT, ("nova",))
+    after = local_plan(Mode.RABBIT, ("nova", "heat"), previous=before)
+    assert after.service("nova") == before.service("nova")
+    heat = after.service("heat")
+    assert (heat.user, heat.vhost) == ("heat", "heat")
+    assert len(heat.password) >= 32
+    assert heat.password != after.service("nova").password
