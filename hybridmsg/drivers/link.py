@@ -41,8 +41,9 @@ class Addressing(Protocol):
     def notify(self, exchange: str, topic: str) -> str:
         """Notifications of one topic (``topic`` includes the priority)."""
 
-    def group(self, pool: str | None) -> str:
-        """The competing-consumer group for a notification pool (None: the default pool)."""
+    def group(self, pool: str | None) -> str | None:
+        """The competing-consumer group for a notification pool (None: the default pool);
+        raise NotImplementedError where the wire has no consumer groups."""
 
 
 class Subscription(Protocol):
@@ -62,6 +63,9 @@ class Link(Protocol):
 
     def publish(self, address: str, body: bytes, reply_to: str | None = None) -> Future[None]:
         """Hand ``body`` to the I/O thread; the future resolves once the wire took it."""
+
+    def reply(self, address: str, body: bytes) -> None:
+        """Send a reply at most once, without waiting; failures are logged, never raised."""
 
     def subscribe(self, address: str, group: str | None, handler: Handler) -> Subscription:
         """Subscribe (competing within ``group`` when given); return once the router knows."""

@@ -42,11 +42,13 @@ class RoutedDriver(BaseDriver):
         link_factory: LinkFactory,
         addressing: Addressing,
         send_timeout: float,
+        notify_timeout: float | None = None,
     ):
         super().__init__(conf, url, default_exchange, allowed_remote_exmods)
         self._link_factory = link_factory
         self._addressing = addressing
         self._send_timeout = send_timeout
+        self._notify_timeout = notify_timeout or send_timeout
         self._calls = calls.PendingCalls()
         self._lock = threading.Lock()
         self._state = State.NEW
@@ -115,18 +117,19 @@ class RoutedDriver(BaseDriver):
         deadline = None if remaining is None else time.time() + remaining
         body = envelope.encode_request(msg_id, ctxt, message, deadline, call_monitor_timeout)
         q = self._calls.register(msg_id)
+        sent = link.publish(address, body, reply_to=link.reply_address)
         try:
-            sent = link.publish(address, body, reply_to=link.reply_address)
             sent.add_done_callback(lambda f: self._fail_if_unsent(f, msg_id))
             reply = calls.wait_for_reply(q, msg_id, remaining, call_monitor_timeout)
         finally:
             self._calls.forget(msg_id)
+            sent.cancel()  # still waiting for the router's credit: never send it late
         if reply.failure is not None:
             raise deserialize_remote_exception(reply.failure, self._allowed_remote_exmods)
         return reply.result
 
     def _fail_if_unsent(self, sent: Future, msg_id: str) -> None:
-        exc = sent.exception()
+        exc = None if sent.cancelled() else sent.exception()
         if exc is not None:
             self._calls.fail(msg_id, exc)
 
@@ -148,14 +151,12 @@ class RoutedDriver(BaseDriver):
         if link is None:
             LOG.warning("Cannot send a reply to %s: the transport was cleaned up", address)
             return
-        link.publish(address, body).add_done_callback(
-            lambda f: f.exception() and LOG.warning("Reply to %s lost: %s", address, f.exception())
-        )
+        link.reply(address, body)
 
     def send_notification(self, target, ctxt, message, version, retry=None):
         address = self._addressing.notify(self._exchange(target), target.topic)
         body = envelope.encode_request(uuid.uuid4().hex, ctxt, message)
-        self._hand_off(address, body, self._send_timeout)
+        self._hand_off(address, body, self._notify_timeout)
 
     # -- receiving --------------------------------------------------------------------
 

@@ -192,6 +192,14 @@ class NatsLink:
     def publish(self, address: str, body: bytes, reply_to: str | None = None) -> Future:
         return self._submit(self._publish(address, body, reply_to or ""))
 
+    def reply(self, address: str, body: bytes) -> None:
+        self.publish(address, body).add_done_callback(self._log_lost_reply)
+
+    @staticmethod
+    def _log_lost_reply(sent: Future) -> None:
+        if not sent.cancelled() and sent.exception() is not None:
+            LOG.warning("A reply was lost: %s", sent.exception())
+
     async def _publish(self, subject: str, body: bytes, reply: str) -> None:
         try:
             await self._nc.publish(subject, body, reply=reply)
