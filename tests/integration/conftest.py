@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from hybridmsg.backends.ports import free_port
+from hybridmsg.backends.qdrouterd import ENV_BINARY, QdrListener, Qdrouterd, QdrouterdConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,3 +55,26 @@ def peer_process():
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+needs_qdrouterd = pytest.mark.skipif(
+    not os.environ.get(ENV_BINARY), reason=f"{ENV_BINARY} is not set (no qdrouterd binary)"
+)
+
+
+@pytest.fixture(scope="session")
+def qdrouterd_server(tmp_path_factory: pytest.TempPathFactory):
+    """A standalone qdrouterd with an anonymous plain listener."""
+    if not os.environ.get(ENV_BINARY):
+        pytest.skip(f"{ENV_BINARY} is not set (no qdrouterd binary)")
+    router = Qdrouterd(
+        QdrouterdConfig("test", (QdrListener(free_port()),)), tmp_path_factory.mktemp("qdr")
+    )
+    router.start()
+    yield router
+    router.stop()
+
+
+@pytest.fixture(scope="session")
+def amqp_url(qdrouterd_server) -> str:
+    return f"amqp://127.0.0.1:{qdrouterd_server.port}/test"

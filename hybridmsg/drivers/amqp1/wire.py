@@ -1,0 +1,351 @@
+"""The AMQP 1.0 wire: one proton connection and the one I/O thread that runs its Container.
+
+Other threads never touch proton objects: they queue a function and wake the loop through
+an ``EventInjector``. Requests go on one sender link per address, so the router's credit
+is the flow control (no consumer, no credit: the message waits until its deadline);
+replies go pre-settled on one anonymous relay link; replies to this connection arrive on
+one dynamic reply link. Delivery outcomes resolve the publish futures; proton conditions
+are mapped here, once, to oslo.messaging exceptions.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import uuid
+from concurrent.futures import Future
+
+import oslo_messaging
+from proton import Message
+from proton.handlers import MessagingHandler
+from proton.reactor import ApplicationEvent, AtMostOnce, Backoff, Container, EventInjector
+
+from hybridmsg.drivers.amqp1.settings import AmqpSettings
+from hybridmsg.drivers.link import Handler, State
+
+LOG = logging.getLogger(__name__)
+
+UNAUTHORIZED = "amqp:unauthorized-access"
+
+
+def _describe(condition) -> str:
+    if condition is None:
+        return "no reason given"
+    return f"{condition.name}: {condition.description or ''}".rstrip(": ")
+
+
+class _Outbox:
+    """A sender link and the messages waiting for its credit."""
+
+    def __init__(self, sender):
+        self.sender = sender
+        self.waiting: collections.deque = collections.deque()
+
+
+class AmqpLink:
+    """A :class:`~hybridmsg.drivers.link.Link` over one AMQP 1.0 connection."""
+
+    def __init__(self, settings: AmqpSettings, on_reply):
+        self._settings = settings
+        self._on_reply = on_reply
+        self._state = State.NEW
+        self._ready = threading.Event()
+        self._start_error: Exception | None = None
+        self._reply_address: str | None = None
+        self._work: collections.deque = collections.deque()
+        self._outboxes: dict[str, _Outbox] = {}
+        self._unsettled: dict[tuple[str, bytes], tuple[Future, str]] = {}
+        self._handlers: dict[str, Handler] = {}
+        self._opening: dict[str, Future] = {}
+        self._closing: dict[str, Future] = {}
+        self._container: Container | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def reply_address(self) -> str:
+        return self._reply_address
+
+    # -- life cycle (caller threads) --------------------------------------------------
+
+    def start(self, timeout: float | None) -> None:
+        if self._state is not State.NEW:
+            raise RuntimeError(f"AmqpLink.start() called in state {self._state.value}")
+        s = self._settings
+        self._container = Container(_Events(self))
+        self._container.container_id = s.container_id or f"hybridmsg-{uuid.uuid4().hex[:12]}"
+        self._injector = EventInjector()
+        self._container.selectable(self._injector)
+        self._conn = self._container.connect(
+            urls=list(s.urls),
+            reconnect=Backoff(initial=s.retry_interval, factor=2, max_delay=s.retry_interval_max),
+            heartbeat=s.idle_timeout or None,
+            ssl_domain=s.ssl_domain,
+            sasl_enabled=True,
+            allowed_mechs=s.mechanisms,
+            allow_insecure_mechs=s.allow_insecure_mechs,
+            user=s.user,
+            password=s.password,
+            virtual_host=s.virtual_host,
+            sni=s.sni,
+        )
+        self._reply_link = self._container.create_receiver(
+            self._conn, None, dynamic=True, name=f"reply-{uuid.uuid4().hex}"
+        )
+        self._relay = self._container.create_sender(
+            self._conn, None, name=f"relay-{uuid.uuid4().hex}", options=AtMostOnce()
+        )
+        self._state = State.RUNNING
+        self._thread = threading.Thread(target=self._container.run, name="hybridmsg-amqp-io",
+                                        daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            self.close()
+            raise oslo_messaging.MessagingTimeout(
+                f"no AMQP router reachable at {', '.join(s.urls)} within {timeout:.1f} s"
+            )
+        if self._start_error is not None:
+            self.close()
+            raise self._start_error
+
+    def close(self) -> None:
+        if self._state is not State.RUNNING:
+            self._state = State.CLOSED
+            return
+        self._state = State.CLOSED
+        self._call_soon(self._shutdown)
+        if threading.current_thread() is not self._thread:
+            self._thread.join(self._settings.drain_timeout + 5)
+            if self._thread.is_alive():
+                LOG.warning("AMQP I/O thread did not stop in time")
+
+    def _call_soon(self, fn, *args) -> None:
+        self._work.append((fn, args))
+        self._injector.trigger(ApplicationEvent("work"))
+
+    # -- traffic (caller threads) -----------------------------------------------------
+
+    def publish(self, address: str, body: bytes, reply_to: str | None = None) -> Future:
+        sent: Future = Future()
+        if self._state is not State.RUNNING:
+            sent.set_exception(oslo_messaging.MessageDeliveryFailure("the AMQP link is closed"))
+        else:
+            self._call_soon(self._send, address, body, reply_to, sent)
+        return sent
+
+    def reply(self, address: str, body: bytes) -> None:
+        if self._state is State.RUNNING:
+            self._call_soon(self._send_reply, address, body)
+
+    def subscribe(self, address: str, group: str | None, handler: Handler) -> str:
+        opened: Future = Future()
+        self._call_soon(self._attach, address, handler, opened)
+        try:
+            return opened.result(self._settings.drain_timeout)
+        except TimeoutError:
+            LOG.warning("Link to %s not attached yet; it attaches when the router is back",
+                        address)
+            return opened.name
+
+    def unsubscribe(self, subscription: str) -> None:
+        if self._state is not State.RUNNING:
+            return
+        closed: Future = Future()
+        self._call_soon(self._detach, subscription, closed)
+        try:
+            closed.result(self._settings.drain_timeout)
+        except TimeoutError:
+            LOG.warning("Link %s not detached after %s s", subscription,
+                        self._settings.drain_timeout)
+
+    # -- the I/O thread ---------------------------------------------------------------
+
+    def run_work(self) -> None:
+        while self._work:
+            fn, args = self._work.popleft()
+            fn(*args)
+
+    def _shutdown(self) -> None:
+        for future, address in self._unsettled.values():
+            future.set_exception(oslo_messaging.MessageDeliveryFailure(
+                f"the transport was closed before the router settled a message to {address}"))
+        self._unsettled.clear()
+        self._conn.close()
+        self._injector.close()
+        self._container.stop()
+
+    def _send(self, address: str, body: bytes, reply_to: str | None, sent: Future) -> None:
+        outbox = self._outboxes.get(address)
+        if outbox is None:
+            sender = self._container.create_sender(
+                self._conn, address, name=f"{address}-{uuid.uuid4().hex[:8]}")
+            outbox = self._outboxes[address] = _Outbox(sender)
+        outbox.waiting.append((Message(body=body, reply_to=reply_to), sent))
+        self.flush(outbox.sender)
+
+    def flush(self, sender) -> None:
+        outbox = self._outboxes.get(sender.target.address or "")
+        if outbox is None or outbox.sender.name != sender.name:
+            return
+        while outbox.waiting and sender.credit > 0:
+            message, sent = outbox.waiting.popleft()
+            if not sent.set_running_or_notify_cancel():
+                continue
+            delivery = sender.send(message)
+            self._unsettled[(sender.name, delivery.tag)] = (sent, outbox.sender.target.address)
+
+    def _send_reply(self, address: str, body: bytes) -> None:
+        if self._relay.credit <= 0:
+            LOG.warning("Reply to %s dropped: the router gave no credit to the reply relay",
+                        address)
+            return
+        self._relay.send(Message(address=address, body=body))
+
+    def settled(self, delivery, error: Exception | None) -> None:
+        entry = self._unsettled.pop((delivery.link.name, delivery.tag), None)
+        if entry is None:
+            return
+        sent, _ = entry
+        if error is None:
+            sent.set_result(None)
+        else:
+            sent.set_exception(error)
+
+    def _attach(self, address: str, handler: Handler, opened: Future) -> None:
+        receiver = self._container.create_receiver(
+            self._conn, address, name=f"{address}-{uuid.uuid4().hex[:8]}")
+        self._handlers[receiver.name] = handler
+        opened.name = receiver.name
+        self._opening[receiver.name] = opened
+
+    def _detach(self, name: str, closed: Future) -> None:
+        self._handlers.pop(name, None)
+        for link in self._receivers():
+            if link.name == name:
+                self._closing[name] = closed
+                link.close()
+                return
+        closed.set_result(None)
+
+    def _receivers(self):
+        link = self._conn.link_head(0)
+        while link is not None:
+            if link.is_receiver:
+                yield link
+            link = link.next(0)
+
+    def link_opened(self, link) -> None:
+        if link.name == self._reply_link.name:
+            self._reply_address = link.remote_source.address
+            link.flow(self._settings.reply_credit)
+            self._ready.set()
+        elif link.is_receiver:
+            link.flow(self._settings.server_credit)
+            opened = self._opening.pop(link.name, None)
+            if opened is not None and not opened.done():
+                opened.set_result(link.name)
+
+    def link_failed(self, link, condition) -> None:
+        why = _describe(condition)
+        if link.is_receiver:
+            opened = self._opening.pop(link.name, None)
+            if opened is not None and not opened.done():
+                opened.set_exception(oslo_messaging.MessagingException(
+                    f"the router refused a link to {link.source.address}: {why}"))
+            self._handlers.pop(link.name, None)
+            return
+        address = link.target.address or ""
+        outbox = self._outboxes.get(address)
+        if outbox is not None and outbox.sender.name == link.name:
+            del self._outboxes[address]
+            for _, sent in outbox.waiting:
+                if sent.set_running_or_notify_cancel():
+                    sent.set_exception(oslo_messaging.MessageDeliveryFailure(
+                        f"the router refused sending to {address}: {why}"))
+        link.close()
+
+    def link_closed(self, link) -> None:
+        closed = self._closing.pop(link.name, None)
+        if closed is not None and not closed.done():
+            closed.set_result(None)
+
+    def message(self, receiver, message) -> None:
+        if receiver.name == self._reply_link.name:
+            self._on_reply(bytes(message.body))
+        else:
+            handler = self._handlers.get(receiver.name)
+            if handler is not None:
+                try:
+                    handler(bytes(message.body), message.reply_to)
+                except Exception:
+                    LOG.exception("Failed to hand over a message from %s",
+                                  receiver.source.address)
+        credit = self._settings.reply_credit if receiver.name == self._reply_link.name \
+            else self._settings.server_credit
+        if receiver.credit < credit // 2:
+            receiver.flow(credit - receiver.credit)
+
+    def transport_failed(self, condition) -> None:
+        why = _describe(condition)
+        if condition is not None and condition.name == UNAUTHORIZED and not self._ready.is_set():
+            self._start_error = oslo_messaging.MessagingException(
+                f"the AMQP router at {', '.join(self._settings.urls)} refused the "
+                f"credentials of user {self._settings.user!r} ({why})")
+            self._conn.close()
+            self._ready.set()
+            return
+        LOG.warning("AMQP connection to %s failed (%s); reconnecting",
+                    ", ".join(self._settings.urls), why)
+
+    def disconnected(self) -> None:
+        for sent, address in self._unsettled.values():
+            sent.set_exception(oslo_messaging.MessageDeliveryFailure(
+                f"connection to the router lost before it settled a message to {address}; "
+                "it may or may not have been delivered"))
+        self._unsettled.clear()
+
+
+class _Events(MessagingHandler):
+    """Proton callbacks, forwarded to the link (I/O thread only)."""
+
+    def __init__(self, link: AmqpLink):
+        super().__init__(prefetch=0, auto_accept=True, auto_settle=True)
+        self._link = link
+
+    def on_work(self, event) -> None:
+        self._link.run_work()
+
+    def on_link_opened(self, event) -> None:
+        self._link.link_opened(event.link)
+
+    def on_link_error(self, event) -> None:
+        self._link.link_failed(event.link, event.link.remote_condition)
+
+    def on_link_closed(self, event) -> None:
+        self._link.link_closed(event.link)
+
+    def on_sendable(self, event) -> None:
+        self._link.flush(event.sender)
+
+    def on_message(self, event) -> None:
+        self._link.message(event.receiver, event.message)
+
+    def on_accepted(self, event) -> None:
+        self._link.settled(event.delivery, None)
+
+    def on_rejected(self, event) -> None:
+        self._link.settled(event.delivery, oslo_messaging.MessageDeliveryFailure(
+            f"the router rejected the message: {_describe(event.delivery.remote.condition)}"))
+
+    def on_released(self, event) -> None:
+        self._link.settled(event.delivery, oslo_messaging.MessageDeliveryFailure(
+            "the router released the message: no consumer could take it"))
+
+    def on_transport_error(self, event) -> None:
+        self._link.transport_failed(event.transport.condition)
+
+    def on_connection_error(self, event) -> None:
+        self._link.transport_failed(event.connection.remote_condition)
+
+    def on_disconnected(self, event) -> None:
+        self._link.disconnected()
