@@ -1,6 +1,6 @@
 """What travels on the wire: requests, replies and notifications as JSON bodies.
 
-Pure functions, no I/O. A request carries its message id, the reply address (calls only),
+Pure functions, no I/O. A request carries its message id, whether it wants a reply (calls),
 the caller's absolute deadline (so a server can drop work nobody waits for) and the
 call-monitor timeout. Replies carry the id they answer, and are either a heartbeat, a
 result or a serialized remote failure.
@@ -29,6 +29,7 @@ class Request:
     message: dict
     deadline: float | None = None
     call_monitor_timeout: float | None = None
+    wants_reply: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +48,11 @@ def encode_request(
     message: dict,
     deadline: float | None = None,
     call_monitor_timeout: float | None = None,
+    wants_reply: bool = False,
 ) -> bytes:
     body = {"v": VERSION, "id": msg_id, "ctxt": ctxt, "msg": message}
+    if wants_reply:
+        body["call"] = True
     if deadline is not None:
         body["deadline"] = deadline
     if call_monitor_timeout:
@@ -87,7 +91,7 @@ def decode_request(body: bytes) -> Request:
     deadline, cm = obj.get("deadline"), obj.get("cm")
     if not all(v is None or isinstance(v, int | float) for v in (deadline, cm)):
         raise MalformedMessage("request with a non-numeric deadline")
-    return Request(obj["id"], ctxt, message, deadline, cm)
+    return Request(obj["id"], ctxt, message, deadline, cm, bool(obj.get("call")))
 
 
 def decode_reply(body: bytes) -> Reply:

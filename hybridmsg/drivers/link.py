@@ -61,8 +61,15 @@ class Link(Protocol):
         """Connect (retrying) and subscribe the reply address; raise MessagingTimeout
         when ``timeout`` seconds pass first (None: keep trying)."""
 
-    def publish(self, address: str, body: bytes, reply_to: str | None = None) -> Future[None]:
-        """Hand ``body`` to the I/O thread; the future resolves once the wire took it."""
+    def publish(
+        self, address: str, body: bytes, reply_to: str | None = None,
+        deadline: float | None = None,
+    ) -> Future[None]:
+        """Hand ``body`` to the I/O thread; the future resolves once the wire took it.
+
+        ``deadline`` (``time.monotonic()``) is when the sender stops caring: until then a
+        wire may hold the message for the router's credit or send it again when the router
+        said nobody was there to take it."""
 
     def reply(self, address: str, body: bytes) -> None:
         """Send a reply at most once, without waiting; failures are logged, never raised."""

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Sequence
 
 from hybridmsg.drivers import envelope
+from hybridmsg.drivers.incoming import stale_reason
 from hybridmsg.drivers.link import Link, Subscription
 from hybridmsg.drivers.shim import IncomingMessage, Listener
 
@@ -50,14 +50,13 @@ class PushListener(Listener):
         except envelope.MalformedMessage as exc:
             LOG.warning("Rejected a message that is not an oslo.messaging request: %s", exc)
             return
-        if request.deadline is not None and time.time() > request.deadline:
-            LOG.warning(
-                "Dropped request %s: its caller gave up %.3f s ago",
-                request.msg_id,
-                time.time() - request.deadline,
-            )
+        reason = stale_reason(request)
+        if reason is not None:
+            LOG.warning("%s", reason)
             return
-        incoming = self._make_incoming(request, reply_to)
+        # A cast may come with a reply subject too (to learn that nobody took it): only
+        # a call is answered.
+        incoming = self._make_incoming(request, reply_to if request.wants_reply else None)
         if incoming is None:
             return
         with self._lock:

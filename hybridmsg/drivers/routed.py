@@ -115,9 +115,14 @@ class RoutedDriver(BaseDriver):
         link = self._connected(timeout)
         remaining = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
         deadline = None if remaining is None else time.time() + remaining
-        body = envelope.encode_request(msg_id, ctxt, message, deadline, call_monitor_timeout)
+        body = envelope.encode_request(
+            msg_id, ctxt, message, deadline, call_monitor_timeout, wants_reply=True
+        )
         q = self._calls.register(msg_id)
-        sent = link.publish(address, body, reply_to=link.reply_address)
+        sent = link.publish(
+            address, body, reply_to=link.reply_address,
+            deadline=None if remaining is None else time.monotonic() + remaining,
+        )
         try:
             sent.add_done_callback(lambda f: self._fail_if_unsent(f, msg_id))
             reply = calls.wait_for_reply(q, msg_id, remaining, call_monitor_timeout)
@@ -137,7 +142,7 @@ class RoutedDriver(BaseDriver):
         """Publish and wait until the wire took the message, at most ``timeout`` s."""
         started = time.monotonic()
         link = self._connected(timeout)
-        sent = link.publish(address, body)
+        sent = link.publish(address, body, deadline=started + timeout)
         try:
             sent.result(max(0.0, timeout - (time.monotonic() - started)))
         except FutureTimeout:
@@ -167,7 +172,10 @@ class RoutedDriver(BaseDriver):
             (self._addressing.multicast(exchange, target.topic), None),
         ]
         if target.server:
-            subs.append((self._addressing.unicast(exchange, target.topic, target.server), None))
+            # grouped, as RabbitMQ's one queue per server: two instances of one server (the
+            # replacement started before the old one stops) share its messages, never both
+            unicast = self._addressing.unicast(exchange, target.topic, target.server)
+            subs.append((unicast, RPC_GROUP))
         return PushListener(
             self._connected(None),
             subs,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 import urllib.request
 import uuid
@@ -171,3 +172,25 @@ async def _publish(server, subject: str, body: bytes) -> None:
     await nc.publish(subject, body)
     await nc.flush()
     await nc.close()
+
+
+def test_calls_and_casts_wait_for_a_server_that_is_restarting(natsd):
+    """nats-server keeps no queue; the driver sends again on "no responders" until the
+    sender's deadline, so a server that (re)subscribes in time still gets each message once."""
+    rec = Recorder("late")
+    with rpc_transport(url_of(natsd)) as transport:
+        rpc = om.get_rpc_client(transport, om.Target(topic="late"), timeout=10)
+        answers: list = []
+        caller = threading.Thread(target=lambda: answers.append(rpc.call({}, "echo", value="c")))
+        caller.start()
+        for i in range(5):
+            rpc.cast({}, "record", value=i)
+        time.sleep(0.5)  # the server really is absent for a while: nothing is queued anywhere
+        with rpc_servers(transport, [om.Target(topic="late", server="s")], [rec]):
+            caller.join(10)
+            assert answers == [{"server": "late", "value": "c"}]
+            assert rec.wait_casts(5)
+            # one more call proves all earlier sends were processed: nothing comes twice
+            assert rpc.call({}, "echo", value="last")["value"] == "last"
+    assert dict(rec.casts) == {0: 1, 1: 1, 2: 1, 3: 1, 4: 1}
+    assert dict(rec.calls) == {"c": 1, "last": 1}

@@ -50,3 +50,9 @@ def test_malformed_requests_are_rejected(body):
 def test_malformed_reply_failure():
     with pytest.raises(envelope.MalformedMessage):
         envelope.decode_reply(b'{"v": 1, "id": "x", "failure": 3}')
+
+
+def test_only_calls_want_a_reply():
+    call = envelope.decode_request(envelope.encode_request("i", {}, {}, 1.0, wants_reply=True))
+    cast = envelope.decode_request(envelope.encode_request("i", {}, {}))
+    assert call.wants_reply and not cast.wants_reply

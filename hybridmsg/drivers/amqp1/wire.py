@@ -125,7 +125,12 @@ class AmqpLink:
 
     # -- traffic (caller threads) -----------------------------------------------------
 
-    def publish(self, address: str, body: bytes, reply_to: str | None = None) -> Future:
+    def publish(
+        self, address: str, body: bytes, reply_to: str | None = None,
+        deadline: float | None = None,
+    ) -> Future:
+        """Credit is the flow control: ``deadline`` is kept by the caller, who cancels the
+        future of a message still waiting for credit."""
         sent: Future = Future()
         if self._state is not State.RUNNING:
             sent.set_exception(oslo_messaging.MessageDeliveryFailure("the AMQP link is closed"))

@@ -20,6 +20,7 @@ import oslo_messaging
 from nats import errors as nats_errors
 
 from hybridmsg.drivers.link import Handler, State
+from hybridmsg.drivers.nats.resend import Resender
 from hybridmsg.drivers.nats.settings import NatsSettings
 
 LOG = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class NatsLink:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._nc: nats.NATS | None = None
+        self._resender: Resender | None = None
 
     @property
     def reply_address(self) -> str:
@@ -100,7 +102,6 @@ class NatsLink:
 
     async def _connect(self) -> None:
         s = self._settings
-        attempt = 0
         while True:
             nc = nats.NATS()
             try:
@@ -127,25 +128,24 @@ class NatsLink:
                     "wrong user or password in the transport URL"
                 ) from None
             except _CONNECT_ERRORS as exc:
-                attempt += 1
-                delay = min(s.reconnect_interval * attempt, 5.0)
+                # one attempt every reconnect_interval, as nats-py paces its reconnects:
+                # a server that comes back is in use again within that interval
                 LOG.warning(
                     "Cannot connect to NATS at %s (%s); retrying in %.1f s",
                     ", ".join(s.servers),
                     exc or type(exc).__name__,
-                    delay,
+                    s.reconnect_interval,
                 )
-                await asyncio.sleep(delay)
+                await asyncio.sleep(s.reconnect_interval)
         self._nc = nc
-        await nc.subscribe(self._reply_address, cb=self._reply_cb)
+        self._resender = Resender(self._reply_address, self._publish)
+        await nc.subscribe(self._resender.wildcard, cb=self._reply_cb)
         await nc.flush(timeout=s.connect_timeout)
 
     async def _reply_cb(self, msg) -> None:
-        if msg.headers and msg.headers.get("Status"):
-            # A status from the server (503: nobody subscribed to the request's subject).
-            # The caller keeps waiting until its deadline, as on RabbitMQ.
-            return
-        self._on_reply(msg.data)
+        status = msg.headers.get("Status") if msg.headers else None
+        if not self._resender.consumed(msg.subject, status):
+            self._on_reply(msg.data)
 
     async def _on_error(self, exc: Exception) -> None:
         LOG.warning("NATS connection error: %s", exc or type(exc).__name__)
@@ -189,8 +189,18 @@ class NatsLink:
             return failed
         return asyncio.run_coroutine_threadsafe(coro, self._loop)
 
-    def publish(self, address: str, body: bytes, reply_to: str | None = None) -> Future:
-        return self._submit(self._publish(address, body, reply_to or ""))
+    def publish(
+        self, address: str, body: bytes, reply_to: str | None = None,
+        deadline: float | None = None,
+    ) -> Future:
+        if deadline is None:
+            return self._submit(self._publish(address, body, reply_to or ""))
+        return self._submit(self._publish_tracked(address, body, reply_to is not None, deadline))
+
+    async def _publish_tracked(
+        self, subject: str, body: bytes, is_call: bool, deadline: float
+    ) -> None:
+        await self._publish(subject, body, self._resender.track(subject, body, deadline, is_call))
 
     def reply(self, address: str, body: bytes) -> None:
         self.publish(address, body).add_done_callback(self._log_lost_reply)
