@@ -23,7 +23,9 @@ OPTS = [
         "reconnect_interval",
         default=0.5,
         min=0.05,
-        help="Seconds between reconnection attempts to the same server.",
+        help="Seconds between connection attempts to the same server, first connection "
+        "and reconnections alike (no growing backoff): RPC works again at most this long "
+        "after a router comes back.",
     ),
     cfg.FloatOpt(
         "ping_interval",
