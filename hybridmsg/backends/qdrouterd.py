@@ -14,6 +14,7 @@ sets the router's PYTHONPATH, as a build tree needs), else ``qdrouterd`` on PATH
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import dataclass, field, replace
@@ -25,7 +26,7 @@ from hybridmsg.errors import MissingBinary
 
 NAME = "qdrouterd"
 ENV_BINARY = "HYBRIDMSG_QDROUTERD"
-Value = str | int | bool
+Value = str | int | bool | dict[str, "Value | None"]
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,28 @@ def oslo_addresses(
 
 
 @dataclass(frozen=True)
+class QdrVhost:
+    """A vhost policy: which users may connect with this hostname, to which addresses.
+
+    ``patterns`` are address patterns (``*`` one token, ``#`` any number) the users may both
+    receive from and send to; replies need dynamic reply links and the anonymous relay.
+    """
+
+    hostname: str
+    users: tuple[str, ...]
+    patterns: tuple[str, ...]
+    max_connections: int = 1000
+
+
+def vhost_patterns(vhost: str, rpc_prefix: str = "openstack.org/om/rpc",
+                   notify_prefix: str = "openstack.org/om/notify") -> tuple[str, ...]:
+    """Every address the ``amqp://`` driver uses for ``vhost`` (with ``pseudo_vhost``), and
+    the router-assigned reply addresses."""
+    return (f"{rpc_prefix}/*/{vhost}/#", f"{notify_prefix}/*/{vhost}/#",
+            "amqp:/_topo/0/*/temp.#")
+
+
+@dataclass(frozen=True)
 class QdrouterdConfig:
     """One router; ``mode`` is ``standalone`` or ``interior`` (a member of a mesh)."""
 
@@ -93,6 +116,7 @@ class QdrouterdConfig:
     connectors: tuple[QdrConnector, ...] = ()
     ssl_profiles: tuple[QdrSslProfile, ...] = ()
     addresses: tuple[QdrAddress, ...] = field(default_factory=oslo_addresses)
+    vhosts: tuple[QdrVhost, ...] = ()
     log_file: str | None = None
     worker_threads: int = 2
 
@@ -103,14 +127,38 @@ def _quote(value: str) -> str:
     return f'"{value}"' if any(ch in value for ch in " #:,{}") else value
 
 
-def _entity(name: str, attributes: dict[str, Value | None]) -> str:
-    lines = [f"{name} {{"]
+def _body(attributes: dict[str, Value | None], indent: int = 1) -> list[str]:
+    pad = "    " * indent
+    lines = []
     for key, value in attributes.items():
         if value is None:
             continue
-        text = ("yes" if value else "no") if isinstance(value, bool) else str(value)
-        lines.append(f"    {key}: {text if isinstance(value, bool | int) else _quote(text)}")
-    return "\n".join(lines) + "\n}\n"
+        if isinstance(value, dict):
+            # a nested map (vhost groups) must be JSON, opened on the key's line
+            nested = json.dumps(value, indent=4).splitlines()
+            lines += [f"{pad}{key}: {{", *(pad + line for line in nested[1:])]
+        elif isinstance(value, bool):
+            lines.append(f"{pad}{key}: {'yes' if value else 'no'}")
+        else:
+            lines.append(f"{pad}{key}: {value if isinstance(value, int) else _quote(value)}")
+    return lines
+
+
+def _entity(name: str, attributes: dict[str, Value | None]) -> str:
+    return "\n".join([f"{name} {{", *_body(attributes), "}"]) + "\n"
+
+
+def _vhost(vhost: QdrVhost) -> str:
+    patterns = ", ".join(vhost.patterns)
+    group = {
+        "users": ", ".join(vhost.users), "remoteHosts": "*",
+        "allowDynamicSource": True, "allowAnonymousSender": True,
+        "sourcePattern": patterns, "targetPattern": patterns,
+    }
+    return _entity("vhost", {
+        "hostname": vhost.hostname, "maxConnections": vhost.max_connections,
+        "allowUnknownUser": False, "groups": {"services": group},
+    })
 
 
 def render_qdrouterd_conf(cfg: QdrouterdConfig) -> str:
@@ -133,6 +181,11 @@ def render_qdrouterd_conf(cfg: QdrouterdConfig) -> str:
             "host": con.host, "port": con.port, "role": con.role,
             "sslProfile": con.ssl_profile, "saslMechanisms": con.sasl_mechanisms,
         }))
+    if cfg.vhosts:
+        # Connections whose hostname names no vhost here are refused (no $default vhost).
+        parts.append(_entity("policy", {"enableVhostPolicy": True,
+                                        "enableVhostNamePatterns": False}))
+        parts.extend(_vhost(v) for v in cfg.vhosts)
     for address in cfg.addresses:
         parts.append(_entity("address", {"prefix": address.prefix,
                                          "distribution": address.distribution}))

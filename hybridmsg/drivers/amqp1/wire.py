@@ -26,7 +26,11 @@ from hybridmsg.drivers.link import Handler, State
 
 LOG = logging.getLogger(__name__)
 
-UNAUTHORIZED = "amqp:unauthorized-access"
+#: Conditions that retrying cannot cure: at start they fail the connection at once.
+FATAL = {
+    "amqp:unauthorized-access": "refused the credentials",
+    "amqp:resource-limit-exceeded": "refused the connection by policy",
+}
 
 
 def _describe(condition) -> str:
@@ -244,6 +248,8 @@ class AmqpLink:
             self._reply_address = link.remote_source.address
             link.flow(self._settings.reply_credit)
             self._ready.set()
+        elif link.is_receiver and link.remote_source.address is None:
+            return  # refused: the router detaches it with the reason (link_failed)
         elif link.is_receiver:
             link.flow(self._settings.server_credit)
             opened = self._opening.pop(link.name, None)
@@ -292,13 +298,20 @@ class AmqpLink:
 
     def transport_failed(self, condition) -> None:
         why = _describe(condition)
-        if condition is not None and condition.name == UNAUTHORIZED and not self._ready.is_set():
-            self._start_error = oslo_messaging.MessagingException(
-                f"the AMQP router at {', '.join(self._settings.urls)} refused the "
-                f"credentials of user {self._settings.user!r} ({why})")
-            self._conn.close()
-            self._ready.set()
-            return
+        if not self._ready.is_set() and condition is not None:
+            verdict = FATAL.get(condition.name)
+            if verdict is None and "SSL" in (condition.description or ""):
+                verdict = "failed the TLS handshake (check ssl_ca_file, the client " \
+                          "certificate and that the URL's host name is in the router's certificate)"
+            if verdict is not None:
+                s = self._settings
+                who = f"user {s.user!r}" if s.user else "the client certificate"
+                self._start_error = oslo_messaging.MessagingException(
+                    f"the AMQP router at {', '.join(s.urls)} {verdict} of {who} on vhost "
+                    f"{s.virtual_host!r}: {why}")
+                self._conn.close()
+                self._ready.set()
+                return
         LOG.warning("AMQP connection to %s failed (%s); reconnecting",
                     ", ".join(self._settings.urls), why)
 
