@@ -57,3 +57,19 @@ def test_values_that_need_quotes_and_bad_values():
     assert 'id: "r 1"' in text and 'saslMechanisms: "PLAIN EXTERNAL"' in text
     with pytest.raises(ValueError, match="not allowed"):
         render_qdrouterd_conf(QdrouterdConfig('r"1', (QdrListener(1),)))
+
+
+def test_vhost_policies_render_groups_as_json_and_refuse_unknown_vhosts():
+    from hybridmsg.backends.qdrouterd import QdrVhost, vhost_patterns
+
+    cfg = QdrouterdConfig(
+        "r1", (QdrListener(1),), vhosts=(QdrVhost("nova", ("nova",), vhost_patterns("nova")),)
+    )
+    text = render_qdrouterd_conf(cfg)
+    assert "policy {\n    enableVhostPolicy: yes\n    enableVhostNamePatterns: no\n}\n" in text
+    assert "    hostname: nova\n    maxConnections: 1000\n    allowUnknownUser: no\n" in text
+    block = text[text.index("    groups: {"):]
+    assert '        "services": {\n            "users": "nova",' in block
+    assert '"sourcePattern": "openstack.org/om/rpc/*/nova/#, openstack.org/om/notify/*/nova/#' \
+        in block
+    assert "$default" not in text  # no fallback vhost: other hostnames are refused
