@@ -7,8 +7,10 @@ from hybridmsg.backends.qdrouterd import (
     QdrListener,
     QdrouterdConfig,
     QdrSslProfile,
+    QdrVhost,
     oslo_addresses,
     render_qdrouterd_conf,
+    vhost_patterns,
 )
 
 
@@ -60,8 +62,6 @@ def test_values_that_need_quotes_and_bad_values():
 
 
 def test_vhost_policies_render_groups_as_json_and_refuse_unknown_vhosts():
-    from hybridmsg.backends.qdrouterd import QdrVhost, vhost_patterns
-
     cfg = QdrouterdConfig(
         "r1", (QdrListener(1),), vhosts=(QdrVhost("nova", ("nova",), vhost_patterns("nova")),)
     )
