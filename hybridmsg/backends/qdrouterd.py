@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -209,6 +210,13 @@ def find_qdrouterd() -> str:
             f"{ENV_BINARY} to the qdrouterd binary (or a wrapper script that runs it)"
         )
     return found
+
+
+def qdrouterd_version() -> str:
+    """What ``qdrouterd --version`` prints, e.g. ``1.19.0``."""
+    done = subprocess.run([find_qdrouterd(), "--version"], capture_output=True, text=True,
+                          timeout=30, check=False)
+    return done.stdout.strip() or done.stderr.strip() or "unknown"
 
 
 class Qdrouterd:

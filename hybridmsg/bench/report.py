@@ -1,0 +1,220 @@
+"""The results document and its renderings: markdown table, targets, JSON file.
+
+The document is ``{"command", "machine", "options", "transports": {name: results},
+"targets": [...]}`` where each transport's results hold ``workloads`` (name -> figures)
+and ``scale`` (number of servers as text -> figures), or ``skipped``/``failed``.
+Everything here is pure but :func:`write_json`.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+BASELINE = "rabbit"
+ROUTERS = ("nats", "amqp")  # the transports the targets are about
+FieldPath = tuple[str, str]  # (workload, figure)
+
+WORKLOAD_ROWS: list[tuple[str, FieldPath]] = [
+    ("call: calls/s", ("call", "ops_per_s")),
+    ("call: p50 ms", ("call", "p50_ms")),
+    ("call: p99 ms", ("call", "p99_ms")),
+    ("call: CPU s/1k, client", ("call", "cpu_client")),
+    ("call: CPU s/1k, RPC server", ("call", "cpu_server")),
+    ("call: CPU s/1k, backend", ("call", "cpu_backend")),
+    ("call: CPU s/1k, total", ("call", "cpu_total")),
+    ("call: backend RSS MiB", ("call", "backend_mib")),
+    ("call ×8 threads: calls/s", ("call_8_threads", "ops_per_s")),
+    ("call ×8 threads: p99 ms", ("call_8_threads", "p99_ms")),
+    ("call ×8 threads: CPU s/1k, total", ("call_8_threads", "cpu_total")),
+    ("call ×8 threads: CPU s/1k, backend", ("call_8_threads", "cpu_backend")),
+    ("call, 2 processes ×4: calls/s", ("call_2_processes", "ops_per_s")),
+    ("call, 2 processes ×4: p99 ms", ("call_2_processes", "p99_ms")),
+    ("cast: casts/s (all handled)", ("cast", "ops_per_s")),
+    ("cast: CPU s/1k, total", ("cast", "cpu_total")),
+    ("fanout to 10: fanouts/s (all handled)", ("fanout", "ops_per_s")),
+    ("fanout to 10: CPU s/1k, total", ("fanout", "cpu_total")),
+    ("notify: notifications/s (all handled)", ("notify", "ops_per_s")),
+]
+SCALE_ROWS: list[tuple[str, str]] = [
+    ("call calls/s", "ops_per_s"),
+    ("call p50 ms", "p50_ms"),
+    ("call p99 ms", "p99_ms"),
+    ("fanout to all ms", "fanout_ms"),
+    ("fanout reached (of all)", "fanout_reached"),
+    ("backend RSS MiB", "backend_mib"),
+    ("backend CPU s/1k calls", "cpu_backend"),
+    ("backend idle CPU %", "backend_idle_cpu_pct"),
+    ("queues", "queues"),
+    ("connections", "connections"),
+    ("subscriptions", "subscriptions"),
+]
+
+
+def value(results: dict, section: str, key: str, field: str) -> float | str | None:
+    """``results[section][key][field]``; a refused scale point gives its refusal text."""
+    figures = results.get(section, {}).get(key)
+    if figures is None:
+        return None
+    if "refused" in figures and field not in figures:
+        return f"refused at {figures['started']}"
+    return figures.get(field)
+
+
+def rows(transports: dict[str, dict], scale: Sequence[int]) -> list[tuple[str, list]]:
+    """(label, [value per transport]) for every row of the table, in order."""
+    names = list(transports)
+    table = [
+        (label, [value(transports[n], "workloads", w, f) for n in names])
+        for label, (w, f) in WORKLOAD_ROWS
+    ]
+    for servers in scale:
+        for label, field in SCALE_ROWS:
+            cells = [value(transports[n], "scale", str(servers), field) for n in names]
+            if any(cell is not None for cell in cells):
+                table.append((f"{servers:,} servers: {label}", cells))
+    return table
+
+
+def fmt(cell: float | str | None) -> str:
+    """A table cell: numbers to about three significant figures, nothing as a dash."""
+    if cell is None:
+        return "–"
+    if isinstance(cell, str):
+        return cell
+    if isinstance(cell, int) or cell == 0:
+        return f"{cell:,.0f}"
+    if abs(cell) >= 100:
+        return f"{cell:,.0f}"
+    if abs(cell) >= 10:
+        return f"{cell:.1f}"
+    return f"{cell:.2f}" if abs(cell) >= 0.1 else f"{cell:.3f}"
+
+
+def ratio(cell: float | str | None, base: float | str | None) -> str:
+    if not isinstance(cell, int | float) or not isinstance(base, int | float) or not base:
+        return ""
+    return f"×{fmt(cell / base)}"
+
+
+def markdown_table(transports: dict[str, dict], scale: Sequence[int]) -> str:
+    """Transports side by side, with a ratio column vs rabbit for every other transport."""
+    shown = {n: r for n, r in transports.items() if "workloads" in r}
+    names = list(shown)
+    others = [n for n in names if n != BASELINE] if BASELINE in shown else []
+    header = ["", *names, *(f"{n} ÷ {BASELINE}" for n in others)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for label, cells in rows(shown, scale):
+        if all(cell is None for cell in cells):
+            continue
+        by_name = dict(zip(names, cells, strict=True))
+        ratios = [ratio(by_name[n], by_name[BASELINE]) for n in others]
+        lines.append("| " + " | ".join([label, *map(fmt, cells), *ratios]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A goal for a router transport, as a ratio measured in one run."""
+
+    text: str
+    measure: Callable[[dict, str], float | None]
+    goal: float
+    compare: Callable[[float, float], bool]
+
+
+def _vs_rabbit(workload: str, field: str) -> Callable[[dict, str], float | None]:
+    def measure(transports: dict, name: str) -> float | None:
+        mine = value(transports[name], "workloads", workload, field)
+        base = value(transports.get(BASELINE, {}), "workloads", workload, field)
+        ok = isinstance(mine, int | float) and isinstance(base, int | float) and base
+        return mine / base if ok else None
+
+    return measure
+
+
+def _flatness(transports: dict, name: str) -> float | None:
+    """p50 call latency at the most servers over that at the fewest."""
+    scale = transports[name].get("scale", {})
+    measured = sorted((int(n), f["p50_ms"]) for n, f in scale.items() if "p50_ms" in f)
+    if len(measured) < 2 or not measured[0][1]:
+        return None
+    return measured[-1][1] / measured[0][1]
+
+
+TARGETS = [
+    Target("sequential calls/s ≥ 3× rabbit", _vs_rabbit("call", "ops_per_s"), 3, operator.ge),
+    Target("sequential call p99 ≤ 1/3 of rabbit", _vs_rabbit("call", "p99_ms"), 1 / 3, operator.le),
+    Target(
+        "calls/s from 8 threads ≥ 4× rabbit",
+        _vs_rabbit("call_8_threads", "ops_per_s"),
+        4,
+        operator.ge,
+    ),
+    Target("casts/s ≥ 3× rabbit", _vs_rabbit("cast", "ops_per_s"), 3, operator.ge),
+    Target(
+        "total CPU per 1,000 calls ≤ 1/2 of rabbit",
+        _vs_rabbit("call", "cpu_total"),
+        0.5,
+        operator.le,
+    ),
+    Target(
+        "backend CPU per 1,000 calls (8 threads) ≤ 1/5 of RabbitMQ",
+        _vs_rabbit("call_8_threads", "cpu_backend"),
+        0.2,
+        operator.le,
+    ),
+    Target("call p50 flat (≤ +20 %) from fewest to most servers", _flatness, 1.2, operator.le),
+]
+
+
+def evaluate_targets(transports: dict[str, dict]) -> list[dict]:
+    """Each target for each router transport that ran: the measured ratio and met/missed."""
+    found = []
+    for name in ROUTERS:
+        if "workloads" not in transports.get(name, {}):
+            continue
+        for target in TARGETS:
+            measured = target.measure(transports, name)
+            met = measured is not None and target.compare(measured, target.goal)
+            found.append(
+                {
+                    "transport": name,
+                    "target": target.text,
+                    "goal": round(target.goal, 3),
+                    "measured": None if measured is None else round(measured, 3),
+                    "met": met,
+                }
+            )
+    return found
+
+
+def targets_text(targets: list[dict]) -> str:
+    """One markdown list line per target: met or missed, with the measured ratio."""
+    lines = []
+    for t in targets:
+        if t["measured"] is None:
+            lines.append(f"- {t['transport']}: {t['target']}: not measured in this run")
+            continue
+        verdict = "met" if t["met"] else "MISSED"
+        lines.append(
+            f"- {t['transport']}: {t['target']}: **{verdict}** (measured ×{t['measured']:.2f})"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def skipped_text(transports: dict[str, dict]) -> str:
+    """Lines for the transports that were skipped or failed."""
+    lines = [
+        f"- {name}: {'skipped' if 'skipped' in r else 'failed'}: {r.get('skipped') or r['failed']}"
+        for name, r in transports.items()
+        if "skipped" in r or "failed" in r
+    ]
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def write_json(document: dict, path: Path) -> None:
+    path.write_text(json.dumps(document, indent=2) + "\n")

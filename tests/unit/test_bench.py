@@ -1,0 +1,178 @@
+"""The pure parts of the bench: timing, percentiles, /proc parsing, tables, targets, chart."""
+
+import argparse
+import os
+import threading
+import time
+
+import pytest
+
+from hybridmsg.bench.chart import write_chart
+from hybridmsg.bench.measure import drive, percentile
+from hybridmsg.bench.peer import Counters
+from hybridmsg.bench.peers import PeerGroup
+from hybridmsg.bench.procstats import (
+    cpu_seconds,
+    parse_open_files_limit,
+    parse_stat_cpu,
+    parse_status_rss,
+    rss_bytes,
+)
+from hybridmsg.bench.report import evaluate_targets, fmt, markdown_table
+from hybridmsg.bench.runner import processes_for
+from hybridmsg.commands.bench import _names, _sizes
+
+STAT = (
+    "4242 (weird) name (x)) S 1 4242 4242 0 -1 4194560 1200 0 0 0 "
+    "250 150 0 0 20 0 3 0 12345 123456789 2048 18446744073709551615 "
+    "1 1 0 0 0 0 0 4096 0 0 0 0 17 1 0 0 0 0 0"
+)
+STATUS = "Name:\tpython\nVmPeak:\t  20000 kB\nVmRSS:\t   10240 kB\nThreads:\t3\n"
+LIMITS = (
+    "Limit                     Soft Limit           Hard Limit           Units     \n"
+    "Max open files            1024                 524288               files     \n"
+)
+
+
+@pytest.mark.parametrize(
+    ("values", "fraction", "expected"),
+    [
+        (list(range(1, 101)), 0.50, 50),
+        (list(range(1, 101)), 0.99, 99),
+        (list(range(100, 0, -1)), 0.99, 99),
+        ([7.0], 0.99, 7.0),
+        ([], 0.5, 0.0),
+        ([1, 2], 0.0, 1),
+    ],
+)
+def test_percentile(values, fraction, expected):
+    assert percentile(values, fraction) == expected
+
+
+def test_drive_stops_at_the_count():
+    calls = []
+    timing = drive(lambda: calls.append(1), threads=4, count=50, duration=30)
+    assert timing.count == len(calls) == 50
+    assert timing.rate > 0
+    assert set(timing.summary()) == {"ops", "ops_per_s", "p50_ms", "p99_ms"}
+
+
+def test_drive_stops_at_the_deadline():
+    started = time.perf_counter()
+    timing = drive(lambda: time.sleep(0.01), threads=2, count=10**9, duration=0.2)
+    assert time.perf_counter() - started < 2
+    assert 0 < timing.count < 10**9
+
+
+def test_drive_counts_errors_and_keeps_the_first():
+    def fail():
+        raise RuntimeError("boom")
+
+    summary = drive(fail, threads=3, count=100, duration=5).summary()
+    assert summary["ops"] == 0
+    assert summary["errors"] == 3
+    assert summary["first_error"] == "RuntimeError: boom"
+
+
+def test_proc_parsing():
+    assert parse_stat_cpu(STAT, ticks=100) == pytest.approx(4.0)
+    assert parse_status_rss(STATUS) == 10240 * 1024
+    assert parse_status_rss("Name:\tzombie\n") == 0
+    assert parse_open_files_limit(LIMITS) == 1024
+
+
+def test_proc_of_this_process():
+    assert rss_bytes(os.getpid()) > 0
+    assert cpu_seconds(os.getpid()) >= 0
+    assert cpu_seconds(2**22 + 1) == 0.0  # no such process
+
+
+def test_counters_wait_for_a_count():
+    counters = Counters()
+    assert counters.wait("cast", 1, 0) == 0
+    threading.Timer(0.05, lambda: [counters.add("cast") for _ in range(3)]).start()
+    assert counters.wait("cast", 3, 5) == 3
+
+
+@pytest.mark.parametrize(
+    ("servers", "sizes"), [(10, [5, 5]), (1000, [250] * 4), (7, [7]), (1, [1]), (100, [25] * 4)]
+)
+def test_servers_spread_over_processes(servers, sizes):
+    group = PeerGroup("oslo", "nats://x", "t", servers, processes_for(servers))
+    assert group.sizes == sizes
+
+
+def results(call_rate: float, p99: float, cpu: float, p50_at: dict[str, float]) -> dict:
+    figures = {"ops_per_s": call_rate, "p50_ms": 1.0, "p99_ms": p99, "cpu_total": cpu}
+    return {
+        "workloads": {
+            "call": figures | {"cpu_client": 0.1, "cpu_server": 0.1, "cpu_backend": 0.1},
+            "call_8_threads": {"ops_per_s": call_rate * 2, "cpu_backend": cpu / 10},
+            "cast": {"ops_per_s": call_rate * 3},
+        },
+        "scale": {n: {"p50_ms": p50, "backend_mib": 10.0} for n, p50 in p50_at.items()},
+    }
+
+
+SAMPLE = {
+    "rabbit": results(500, 3.0, 4.0, {"10": 2.0, "1000": 4.0})
+    | {"scale": {"10": {"p50_ms": 2.0, "queues": 21}, "1000": {"refused": "x", "started": 826}}},
+    "nats": results(2000, 0.5, 1.0, {"10": 1.0, "1000": 1.1}),
+    "amqp": {"title": "amqp", "skipped": "qdrouterd not found on PATH"},
+}
+
+
+def test_markdown_table_sets_transports_side_by_side():
+    table = markdown_table(SAMPLE, (10, 1000))
+    lines = table.splitlines()
+    assert lines[0] == "|  | rabbit | nats | nats ÷ rabbit |"
+    assert "| call: calls/s | 500 | 2,000 | ×4.00 |" in lines
+    assert "| 10 servers: queues | 21 | – |  |" in lines
+    assert "| 1,000 servers: call p50 ms | refused at 826 | 1.10 |  |" in lines
+    assert not any("notify" in line for line in lines)  # no transport measured it
+    assert "amqp" not in table
+
+
+@pytest.mark.parametrize(
+    ("cell", "text"),
+    [
+        (None, "–"),
+        (1234.5, "1,234"),
+        (12.34, "12.3"),
+        (0.5, "0.50"),
+        (0.0123, "0.012"),
+        (0.0, "0"),
+        (21, "21"),
+        ("refused", "refused"),
+    ],
+)
+def test_fmt(cell, text):
+    assert fmt(cell) == text
+
+
+def test_targets_are_ratios_to_rabbit():
+    found = {t["target"]: t for t in evaluate_targets(SAMPLE)}
+    assert {t["transport"] for t in found.values()} == {"nats"}
+    assert found["sequential calls/s ≥ 3× rabbit"]["met"]
+    assert found["sequential calls/s ≥ 3× rabbit"]["measured"] == 4.0
+    assert found["total CPU per 1,000 calls ≤ 1/2 of rabbit"]["met"]
+    backend = found["backend CPU per 1,000 calls (8 threads) ≤ 1/5 of RabbitMQ"]
+    assert backend["measured"] == 0.25 and not backend["met"]
+    flat = found["call p50 flat (≤ +20 %) from fewest to most servers"]
+    assert flat["measured"] == 1.1 and flat["met"]
+
+
+def test_chart_is_written(tmp_path):
+    write_chart(SAMPLE, tmp_path / "chart.png")
+    assert (tmp_path / "chart.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_bench_arguments():
+    assert _names("rabbit, nats") == ("rabbit", "nats")
+    assert _sizes("1000,10,100,10") == (10, 100, 1000)
+    with pytest.raises(argparse.ArgumentTypeError, match="unknown transport kafka"):
+        _names("rabbit,kafka")
+    with pytest.raises(argparse.ArgumentTypeError):
+        _sizes("0")
+    with pytest.raises(argparse.ArgumentTypeError):
+        _sizes("ten")
