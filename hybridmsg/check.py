@@ -76,7 +76,7 @@ def check_service(config: ServiceConfig, timeout: float) -> ServiceResult:
     wanted = STEPS if config.notifies else STEPS[:-1]
     try:
         with ExitStack() as stack:
-            steps, servers = _rpc_steps(stack, config.rpc_url, timeout)
+            steps, servers = _rpc_steps(stack, config.self_contained(config.rpc_url), timeout)
             if config.notification_url:
                 notify, listener = _notify_step(stack, config, timeout)
                 steps["notify"], servers = notify, [*servers, listener]
@@ -184,7 +184,8 @@ def _notify_step(stack: ExitStack, config: ServiceConfig, timeout: float) -> tup
     """The notify step, and the notification listener it needs running."""
     token = uuid.uuid4().hex
     get = oslo_messaging.get_notification_transport
-    transport = stack.enter_context(_transport(get, config.notification_url, timeout))
+    url = config.self_contained(config.notification_url)
+    transport = stack.enter_context(_transport(get, url, timeout))
     recorder = _Recorder()
     listener = oslo_messaging.get_notification_listener(
         transport, [oslo_messaging.Target(topic=TOPIC)], [recorder], executor="threading"

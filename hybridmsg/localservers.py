@@ -10,12 +10,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from hybridmsg.backends.nats import NatsServer, NatsServerConfig, NatsUser, render_nats_conf
-from hybridmsg.backends.rabbitmq import RabbitDefinitions, RabbitNodeConfig
+from hybridmsg.backends.nats import (
+    NatsServer,
+    NatsServerConfig,
+    NatsTLS,
+    NatsUser,
+    render_nats_conf,
+)
+from hybridmsg.backends.rabbitmq import RabbitDefinitions, RabbitNodeConfig, RabbitTLS
 from hybridmsg.backends.rabbitmq_node import RabbitNode
 from hybridmsg.drivers.nats.addressing import NatsAddressing
 from hybridmsg.errors import PlanError
-from hybridmsg.plan import Backend, BackendKind, Node, Plan
+from hybridmsg.plan import TLS, Backend, BackendKind, Node, Plan
 
 
 class LocalServer(Protocol):
@@ -63,7 +69,7 @@ class LocalRabbit:
         self.address = node.address
         accounts = [(s.user, s.password, s.vhost) for s in plan.services]
         self.node = RabbitNode(
-            _rabbit_config(node), directory, RabbitDefinitions.for_accounts(accounts)
+            _rabbit_config(node, plan.tls), directory, RabbitDefinitions.for_accounts(accounts)
         )
 
     @property
@@ -81,18 +87,31 @@ class LocalRabbit:
         self.node.stop()
 
     def refresh(self) -> None:
-        """Import the users and vhosts again (additive: a dropped service's user stays)."""
-        self.node.apply_definitions(self.node.definitions)
+        """Restart when the listener changed (e.g. TLS on or off); else import the users
+        and vhosts again (additive: a dropped service's user stays)."""
+        if self.node.conf_changed:
+            self.node.stop()
+            self.node.start(self.start_timeout)
+        else:
+            self.node.apply_definitions(self.node.definitions)
 
 
-def _rabbit_config(node: Node) -> RabbitNodeConfig:
+def _rabbit_config(node: Node, tls: TLS | None) -> RabbitNodeConfig:
     name, _, host = node.name.partition("@")
     if host != "localhost" or node.cluster_port is None:
         raise PlanError(
             f"the local RabbitMQ node needs a name NAME@localhost and a cluster port, "
             f"not {node.name!r} / {node.cluster_port}; fix or remove the plan"
         )
-    return RabbitNodeConfig(name=name, port=node.port, dist_port=node.cluster_port, host=node.host)
+    return RabbitNodeConfig(
+        name=name,
+        port=node.port,
+        dist_port=node.cluster_port,
+        host=node.host,
+        tls=None
+        if tls is None
+        else RabbitTLS(tls.cert_file, tls.key_file, tls.ca_file, tls.mutual, tls.mutual),
+    )
 
 
 class LocalNats:
@@ -110,8 +129,11 @@ class LocalNats:
             for s in plan.services
             for space in (NatsAddressing(vhost=s.vhost).namespace(),)
         )
+        tls = None
+        if plan.tls is not None:
+            tls = NatsTLS(plan.tls.cert_file, plan.tls.key_file, plan.tls.ca_file, plan.tls.mutual)
         self._server = NatsServer(
-            NatsServerConfig(port=node.port, host=node.host, users=users), directory
+            NatsServerConfig(port=node.port, host=node.host, users=users, tls=tls), directory
         )
 
     @property

@@ -140,13 +140,48 @@ class Service:
 
 
 @dataclass(frozen=True)
+class TLS:
+    """TLS on every listener of the plan's servers, as absolute file paths.
+
+    ``ca_file`` signs the servers' certificate (clients trust it); ``cert_file`` and
+    ``key_file`` are the servers' certificate and key. With ``client_dir`` set, TLS is
+    mutual: servers require a client certificate and each service presents
+    ``client_dir/NAME.pem`` with its key ``client_dir/NAME-key.pem``.
+    """
+
+    ca_file: str
+    cert_file: str
+    key_file: str
+    client_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        for path in (self.ca_file, self.cert_file, self.key_file, self.client_dir):
+            if path is not None and not path.startswith("/"):
+                raise PlanError(f"TLS file {path!r} is not an absolute path; give a full path")
+
+    @property
+    def mutual(self) -> bool:
+        return self.client_dir is not None
+
+    def client_files(self, name: str) -> tuple[str, str] | None:
+        """(certificate, key) that ``name`` presents, or None without mutual TLS."""
+        if self.client_dir is None:
+            return None
+        return f"{self.client_dir}/{name}.pem", f"{self.client_dir}/{name}-key.pem"
+
+
+@dataclass(frozen=True)
 class Plan:
-    """A whole deployment: mode, backends and services, validated on construction."""
+    """A whole deployment: mode, backends and services, validated on construction.
+
+    ``tls`` None means plain connections.
+    """
 
     mode: Mode
     services: tuple[Service, ...]
     rabbitmq: Backend | None = None
     router: Backend | None = None
+    tls: TLS | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.mode, Mode):
@@ -207,6 +242,7 @@ def plan_from_dict(data: dict[str, Any]) -> Plan:
             services=tuple(Service(**s) for s in data["services"]),
             rabbitmq=_backend_from_dict(data.get("rabbitmq")),
             router=_backend_from_dict(data.get("router")),
+            tls=TLS(**data["tls"]) if data.get("tls") else None,
         )
     except (KeyError, TypeError) as exc:
         raise PlanError(f"the plan is malformed ({exc!r}); fix or remove it") from exc

@@ -45,12 +45,21 @@ class NatsUser:
 
 @dataclass(frozen=True)
 class NatsTLS:
-    """TLS for the client listener; ``verify`` requires client certificates."""
+    """TLS for the client listener (required of every client once set).
+
+    ``verify`` requires client certificates. ``handshake_first`` (nats-server's own value:
+    a duration = TLS first, falling back to INFO first for clients silent that long;
+    None = INFO first) lets clients start TLS before the server says anything, so that a
+    client never sends its credentials to a server that turned out not to speak TLS. The
+    fallback tells a plaintext client, within its connect timeout, that TLS is required;
+    it is long enough that a busy client's TLS hello is not taken for silence.
+    """
 
     cert_file: str
     key_file: str
     ca_file: str | None = None
     verify: bool = False
+    handshake_first: str | None = "1s"
 
 
 @dataclass(frozen=True)
@@ -129,6 +138,8 @@ def _tls(tls: NatsTLS) -> ConfValue:
     if tls.ca_file is not None:
         block["ca_file"] = tls.ca_file
     block["verify"] = tls.verify
+    if tls.handshake_first is not None:
+        block["handshake_first"] = tls.handshake_first
     return block
 
 

@@ -3,8 +3,8 @@
 Pure functions, frozen dataclasses in, text out:
 
 * ``RabbitNodeConfig(name, port, dist_port, host, tls)`` -> ``render_rabbitmq_conf(cfg,
-  definitions_file)``: loopback listener, ``loopback_users = none``, optional TLS
-  listener, and ``load_definitions`` so users exist from the first boot.
+  definitions_file)``: one loopback listener (plain, or TLS only), ``loopback_users =
+  none``, and ``load_definitions`` so users exist from the first boot.
 * ``RabbitUser.with_password(name, password, tags)`` hashes the password at once
   (``hash_password``: rabbit_password_hashing_sha256, base64(salt + sha256(salt +
   password)) with a random 4-byte salt), so no plain password is kept or rendered.
@@ -80,9 +80,8 @@ class RabbitDefinitions:
 
 @dataclass(frozen=True)
 class RabbitTLS:
-    """An AMQPS listener on ``port``; ``verify`` requests client certificates."""
+    """TLS on the node's listener; ``verify`` requests client certificates."""
 
-    port: int
     certfile: str
     keyfile: str
     cacertfile: str | None = None
@@ -92,7 +91,10 @@ class RabbitTLS:
 
 @dataclass(frozen=True)
 class RabbitNodeConfig:
-    """One node: its Erlang name, AMQP port and Erlang distribution port."""
+    """One node: its Erlang name, AMQP port and Erlang distribution port.
+
+    With ``tls``, ``port`` is a TLS listener and the node has no plain AMQP listener.
+    """
 
     name: str = "hybridmsg"
     port: int = 5672
@@ -116,15 +118,17 @@ def _conf_value(value: str | int | bool) -> str:
 
 def render_rabbitmq_conf(cfg: RabbitNodeConfig, definitions_file: str | None = None) -> str:
     """rabbitmq.conf (the new-style sysctl format) for ``cfg``."""
+    listener = f"{cfg.host}:{cfg.port}"
     settings: dict[str, str | int | bool | None] = {
-        "listeners.tcp.default": f"{cfg.host}:{cfg.port}",
+        "listeners.tcp.default": listener if cfg.tls is None else None,
+        "listeners.tcp": None if cfg.tls is None else "none",
         "loopback_users": "none",
         "load_definitions": definitions_file,
     }
     tls = cfg.tls
     if tls is not None:
         settings |= {
-            "listeners.ssl.default": f"{cfg.host}:{tls.port}",
+            "listeners.ssl.default": listener,
             "ssl_options.certfile": tls.certfile,
             "ssl_options.keyfile": tls.keyfile,
             "ssl_options.cacertfile": tls.cacertfile,

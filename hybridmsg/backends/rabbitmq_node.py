@@ -16,6 +16,10 @@ searchable by that user; pytest's 0700 basetemp is not).
 * ``list_queues(vhost)`` -> ``[QueueStats(name, messages, consumers)]``.
 * ``url(user, password, vhost)`` -> ``rabbit://...`` transport URL.
 
+With TLS in the config the node reads its own 0600 copies of the certificate, key and CA
+(``tls-*.pem`` in the directory, owned by the node's user), and ``conf_changed`` tells
+whether a running node must restart to pick up a new listener.
+
 Passwords never reach a command line, a log or the definitions file (hashes only).
 """
 
@@ -28,7 +32,7 @@ import secrets
 import shutil
 import stat
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hybridmsg.backends.ports import tcp_ready
@@ -142,8 +146,6 @@ class RabbitNode:
         return env | {
             "HOME": str(d),  # the node's own .erlang.cookie
             "RABBITMQ_NODENAME": cfg.nodename,
-            "RABBITMQ_NODE_IP_ADDRESS": cfg.host,
-            "RABBITMQ_NODE_PORT": str(cfg.port),
             "RABBITMQ_DIST_PORT": str(cfg.dist_port),
             "RABBITMQ_CONFIG_FILE": str(d / "rabbitmq.conf"),
             "RABBITMQ_ADVANCED_CONFIG_FILE": str(d / "advanced.config"),
@@ -169,25 +171,68 @@ class RabbitNode:
         for path in (self.directory, *self.directory.rglob("*")):
             os.chown(path, self._run_as.uid, self._run_as.gid)
 
+    def _node_tls(self) -> tuple[RabbitNodeConfig, dict[str, str]]:
+        """The config as the node reads it, and the TLS files to copy into its directory.
+
+        The node reads copies owned by its own user (0600), whatever the originals'
+        owner and mode.
+        """
+        tls = self.config.tls
+        if tls is None:
+            return self.config, {}
+        copies = {"tls-cert.pem": tls.certfile, "tls-key.pem": tls.keyfile}
+        if tls.cacertfile:
+            copies["tls-ca.pem"] = tls.cacertfile
+        try:
+            files = {name: Path(source).read_text() for name, source in copies.items()}
+        except OSError as exc:
+            raise ServerStartError(
+                f"cannot read the RabbitMQ TLS file {exc.filename} ({exc.strerror}); "
+                "fix the path in the plan"
+            ) from None
+        node_tls = replace(
+            tls,
+            certfile=str(self.directory / "tls-cert.pem"),
+            keyfile=str(self.directory / "tls-key.pem"),
+            cacertfile=str(self.directory / "tls-ca.pem") if tls.cacertfile else None,
+        )
+        return replace(self.config, tls=node_tls), files
+
+    def rendered_conf(self) -> str:
+        """rabbitmq.conf as :meth:`start` writes it."""
+        return render_rabbitmq_conf(self._node_tls()[0], str(self.directory / DEFINITIONS))
+
+    @property
+    def conf_changed(self) -> bool:
+        """Whether the node's rabbitmq.conf differs from what its config renders now."""
+        try:
+            return (self.directory / "rabbitmq.conf").read_text() != self.rendered_conf()
+        except OSError:
+            return True
+
     def start(self, timeout: float = 60.0) -> None:
         """Start the node and wait until it accepts AMQP connections."""
         cfg = self.config
-        tls_ports = {cfg.tls.port: "RabbitMQ AMQPS"} if cfg.tls else {}
+        _, tls_files = self._node_tls()
         process = ServerProcess(
             NAME,
             [str(find_rabbitmq_scripts() / NAME)],
             self.directory,
             ready=tcp_ready(cfg.host, cfg.port),
-            ports={cfg.port: "RabbitMQ AMQP", cfg.dist_port: "RabbitMQ distribution"} | tls_ports,
+            ports={
+                cfg.port: "RabbitMQ AMQPS" if cfg.tls else "RabbitMQ AMQP",
+                cfg.dist_port: "RabbitMQ distribution",
+            },
             host=cfg.host,
             env=self._env(),
             run_as=self._run_as,
             files={
-                "rabbitmq.conf": render_rabbitmq_conf(cfg, str(self.directory / DEFINITIONS)),
+                "rabbitmq.conf": self.rendered_conf(),
                 DEFINITIONS: render_definitions(self.definitions),
                 "enabled_plugins": "[].\n",
                 "rabbitmq-env.conf": "",
                 ".erlang.cookie": secrets.token_hex(20),
+                **tls_files,
             },
         )
         self._prepare_directory()

@@ -3,10 +3,31 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from hybridmsg.plan import BackendKind, Mode
+from hybridmsg.errors import UsageError
+from hybridmsg.plan import TLS, BackendKind, Mode
 from hybridmsg.services import service_config
-from hybridmsg.stack import Stack
+from hybridmsg.stack import Stack, TLSChoice
+
+
+def tls_choice(args: argparse.Namespace) -> TLSChoice | None:
+    """What the TLS options ask for; None: keep the deployment's (TLS for a new one)."""
+    files = (args.ca_file, args.cert_file, args.key_file)
+    if any(files) and not all(files):
+        raise UsageError("give --ca-file, --cert-file and --key-file together")
+    if args.tls is False:
+        if any(files) or args.mutual_tls:
+            raise UsageError("--no-tls takes no TLS files and no --mutual-tls; drop them")
+        return TLSChoice(enabled=False)
+    if all(files):
+        if args.mutual_tls:
+            raise UsageError("--mutual-tls needs the local CA; drop your own TLS files")
+        ca, cert, key = (str(Path(f).absolute()) for f in files)
+        return TLSChoice(own=TLS(ca, cert, key))
+    if args.tls or args.mutual_tls:
+        return TLSChoice(mutual=args.mutual_tls)
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -15,11 +36,18 @@ def run(args: argparse.Namespace) -> int:
         mode=Mode(args.mode) if args.mode else None,
         services=args.services,
         router=BackendKind(args.router),
+        tls=tls_choice(args),
     )
     rpc, notifications = plan.rpc_backend.kind, plan.notification_backend
     print(
         f"\n{plan.mode} mode: RPC on {rpc}, notifications "
         + (f"on {notifications.kind}" if notifications else "dropped (noop)")
+    )
+    tls = plan.tls
+    print(
+        "TLS: "
+        + ("off (plain connections)" if tls is None else f"on, CA {tls.ca_file}")
+        + (", client certificates required" if tls and tls.mutual else "")
     )
     for name in plan.service_names:
         config = service_config(plan, name, masked=True)

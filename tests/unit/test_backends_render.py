@@ -83,9 +83,10 @@ def test_minimal_nats_conf_is_exactly_the_listener():
                 '  key_file: "/k.pem"',
                 '  ca_file: "/ca.pem"',
                 "  verify: true",
+                '  handshake_first: "1s"',
             ],
         ),
-        ({"tls": NatsTLS("/c.pem", "/k.pem")}, ["  verify: false"]),
+        ({"tls": NatsTLS("/c.pem", "/k.pem", handshake_first=None)}, ["  verify: false"]),
         (
             {"cluster": NatsCluster("hm", 6222, routes=(("10.0.0.2", 6222), ("10.0.0.3", 6222)))},
             [
@@ -128,8 +129,9 @@ def test_minimal_rabbitmq_conf():
     ("tls", "expected"),
     [
         (
-            RabbitTLS(5671, "/c.pem", "/k.pem", "/ca.pem", verify=True, fail_if_no_peer_cert=True),
+            RabbitTLS("/c.pem", "/k.pem", "/ca.pem", verify=True, fail_if_no_peer_cert=True),
             [
+                "listeners.tcp = none",
                 "listeners.ssl.default = 127.0.0.1:5671",
                 "ssl_options.certfile = /c.pem",
                 "ssl_options.keyfile = /k.pem",
@@ -139,15 +141,16 @@ def test_minimal_rabbitmq_conf():
             ],
         ),
         (
-            RabbitTLS(5671, "/c.pem", "/k.pem"),
+            RabbitTLS("/c.pem", "/k.pem"),
             ["ssl_options.verify = verify_none", "ssl_options.fail_if_no_peer_cert = false"],
         ),
     ],
 )
 def test_rabbitmq_tls_lines(tls, expected):
-    lines = render_rabbitmq_conf(RabbitNodeConfig(tls=tls)).splitlines()
+    lines = render_rabbitmq_conf(RabbitNodeConfig(port=5671, tls=tls)).splitlines()
     for line in expected:
         assert line in lines
+    assert not any(line.startswith("listeners.tcp.default") for line in lines)
     assert not any(line.startswith("load_definitions") for line in lines)
 
 

@@ -16,6 +16,13 @@ OPTS = [
     ),
     cfg.StrOpt("ssl_cert_file", default="", help="Client certificate for mutual TLS."),
     cfg.StrOpt("ssl_key_file", default="", help="Private key of the client certificate."),
+    cfg.BoolOpt(
+        "ssl_handshake_first",
+        default=True,
+        help="Start TLS before the server speaks (nats-server tls handshake_first), so "
+        "credentials never go to a server that answers without TLS. Turn off only for "
+        "servers whose tls block lacks handshake_first.",
+    ),
     cfg.FloatOpt(
         "connect_timeout", default=2.0, min=0.1, help="Seconds to wait for one connection attempt."
     ),

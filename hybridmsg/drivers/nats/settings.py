@@ -25,6 +25,7 @@ class NatsSettings:
     user: str | None
     password: str | None
     tls: ssl.SSLContext | None
+    tls_handshake_first: bool
     connect_timeout: float
     reconnect_interval: float
     ping_interval: float
@@ -70,6 +71,7 @@ def settings_from(url, group) -> NatsSettings:
         user=first.username or None,
         password=first.password or None,
         tls=tls,
+        tls_handshake_first=group.ssl_handshake_first,
         connect_timeout=group.connect_timeout,
         reconnect_interval=group.reconnect_interval,
         ping_interval=group.ping_interval,

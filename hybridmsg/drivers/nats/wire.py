@@ -20,6 +20,7 @@ import oslo_messaging
 from nats import errors as nats_errors
 
 from hybridmsg.drivers.link import Handler, State
+from hybridmsg.drivers.nats.refusals import connect_refusal, permission_denied
 from hybridmsg.drivers.nats.resend import Resender
 from hybridmsg.drivers.nats.settings import NatsSettings
 
@@ -60,6 +61,8 @@ class NatsLink:
         self._thread: threading.Thread | None = None
         self._nc: nats.NATS | None = None
         self._resender: Resender | None = None
+        self._connecting = False
+        self._refused: set[str] = set()  # subjects the server refused a subscription to
 
     @property
     def reply_address(self) -> str:
@@ -102,6 +105,7 @@ class NatsLink:
 
     async def _connect(self) -> None:
         s = self._settings
+        self._connecting = True
         while True:
             nc = nats.NATS()
             try:
@@ -120,14 +124,16 @@ class NatsLink:
                     error_cb=self._on_error,
                     disconnected_cb=self._on_disconnected,
                     reconnected_cb=self._on_reconnected,
+                    tls_handshake_first=s.tls is not None and s.tls_handshake_first,
                 )
                 break
-            except nats_errors.AuthorizationError:
-                raise oslo_messaging.MessagingException(
-                    f"NATS server at {', '.join(s.servers)} refused user {s.user!r}: "
-                    "wrong user or password in the transport URL"
-                ) from None
+            except oslo_messaging.MessagingException:  # raised by _on_error: no retry helps
+                await self._abandon(nc)
+                raise
             except _CONNECT_ERRORS as exc:
+                if refusal := connect_refusal(exc, s):
+                    await self._abandon(nc)
+                    raise refusal from None
                 # one attempt every reconnect_interval, as nats-py paces its reconnects:
                 # a server that comes back is in use again within that interval
                 LOG.warning(
@@ -137,10 +143,30 @@ class NatsLink:
                     s.reconnect_interval,
                 )
                 await asyncio.sleep(s.reconnect_interval)
+        self._connecting = False
         self._nc = nc
         self._resender = Resender(self._reply_address, self._publish)
-        await nc.subscribe(self._resender.wildcard, cb=self._reply_cb)
+        sub = await nc.subscribe(self._resender.wildcard, cb=self._reply_cb)
         await nc.flush(timeout=s.connect_timeout)
+        await self._confirm(sub)
+
+    async def _abandon(self, nc: nats.NATS) -> None:
+        """Close a connection that never came up (nats-py's close can hang after a failed
+        TLS handshake: bounded)."""
+        try:
+            await asyncio.wait_for(nc.close(), self._settings.connect_timeout)
+        except (TimeoutError, nats_errors.Error, OSError):
+            LOG.debug("Abandoned a NATS connection that did not close")
+
+    async def _confirm(self, sub) -> None:
+        """Raise when the server refused ``sub`` (its -ERR precedes the flush's PONG)."""
+        if sub.subject in self._refused:
+            self._refused.discard(sub.subject)
+            await sub.unsubscribe()
+            raise oslo_messaging.MessagingException(
+                f"NATS server refused user {self._settings.user!r} a subscription to "
+                f"{sub.subject}: outside its permissions (another vhost in the transport URL?)"
+            )
 
     async def _reply_cb(self, msg) -> None:
         status = msg.headers.get("Status") if msg.headers else None
@@ -148,6 +174,19 @@ class NatsLink:
             self._on_reply(msg.data)
 
     async def _on_error(self, exc: Exception) -> None:
+        if self._connecting and (refusal := connect_refusal(exc, self._settings)):
+            raise refusal  # ends nc.connect() instead of retrying what cannot succeed
+        if denied := permission_denied(exc):
+            kind, subject = denied
+            if kind == "subscription":
+                self._refused.add(subject)
+            LOG.error(
+                "NATS server refused user %r to %s %s: outside its permissions",
+                self._settings.user,
+                "publish to" if kind == "publish" else "subscribe to",
+                subject,
+            )
+            return
         LOG.warning("NATS connection error: %s", exc or type(exc).__name__)
 
     async def _on_disconnected(self) -> None:
@@ -233,6 +272,7 @@ class NatsLink:
             LOG.warning(
                 "Subscription to %s not confirmed yet; it is restored on reconnect", subject
             )
+        await self._confirm(sub)
         return sub
 
     def unsubscribe(self, subscription) -> None:
