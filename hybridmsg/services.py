@@ -8,14 +8,33 @@ into the service's config file (what ``config`` prints) and :func:`parse` reads 
 from __future__ import annotations
 
 import configparser
+from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from hybridmsg.errors import UsageError
-from hybridmsg.plan import Plan
+from hybridmsg.plan import TLS, Backend, Plan
 
 NOTIFY_DRIVER = "messagingv2"
 NO_NOTIFY_DRIVER = "noop"
 NOTIFY_SECTION = "oslo_messaging_notifications"
+TLS_OPTIONS = ("ssl", "ssl_ca_file", "ssl_cert_file", "ssl_key_file")
+#: Notifications on RabbitMQ survive a broker crash, none lost: the notifier retries until
+#: the broker confirms (oslo.messaging 18.3.1 always publishes with confirms) ...
+NOTIFY_RETRY = (
+    "# retry until RabbitMQ confirms (never drop a notification)",
+    "retry = -1",
+)
+#: ... and queues are quorum queues (durable, so their exchanges are durable too: RabbitMQ
+#: refuses a non-durable quorum queue), messages on disk before the confirm; reconnect
+#: every second rather than after 1, 3, 5, 7... s. In rabbit mode the RPC topic queues
+#: become quorum queues as well; reply and fanout queues stay transient.
+DURABLE_OPTIONS = (
+    ("amqp_durable_queues", "true"),
+    ("rabbit_quorum_queue", "true"),
+    ("rabbit_retry_backoff", "0"),
+)
+KNOWN_OPTIONS = TLS_OPTIONS + tuple(option for option, _ in DURABLE_OPTIONS)
 
 
 @dataclass(frozen=True)
@@ -26,30 +45,81 @@ class ServiceConfig:
     rpc_url: str
     notification_driver: str
     notification_url: str | None
+    #: driver options as (option group, name, value), e.g. TLS on oslo_messaging_rabbit
+    options: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def notifies(self) -> bool:
         """True when notifications reach a broker (not dropped by the noop driver)."""
         return self.notification_url is not None
 
+    def self_contained(self, url: str) -> str:
+        """``url`` with this service's options for its driver in the query (the URL form,
+        which every driver honours as it would the option group), e.g. ``...?ssl=true``."""
+        group = f"oslo_messaging_{url.partition('://')[0]}"
+        query = urlencode([(option, value) for g, option, value in self.options if g == group])
+        return f"{url}?{query}" if query else url
+
 
 def service_config(plan: Plan, name: str, *, masked: bool = False) -> ServiceConfig:
     """The config of service ``name``; ``masked`` replaces passwords by ``***``."""
     service = plan.service(name)
     notifications = plan.notification_backend
+    used = (plan.rpc_backend, notifications) if notifications else (plan.rpc_backend,)
     return ServiceConfig(
         service=name,
         rpc_url=service.url(plan.rpc_backend, masked=masked),
         notification_driver=NOTIFY_DRIVER if notifications else NO_NOTIFY_DRIVER,
         notification_url=service.url(notifications, masked=masked) if notifications else None,
+        options=tls_options(plan.tls, name, used) + durable_options(notifications),
     )
+
+
+def options_group(backend: Backend) -> str:
+    """The oslo.config group of the driver that reaches ``backend``."""
+    return f"oslo_messaging_{backend.kind.scheme}"
+
+
+def tls_options(
+    tls: TLS | None, name: str, backends: Iterable[Backend]
+) -> tuple[tuple[str, str, str], ...]:
+    """What the drivers of ``backends`` need for ``tls`` (as ``name``): (group, option, value)."""
+    if tls is None:
+        return ()
+    values = [("ssl", "true"), ("ssl_ca_file", tls.ca_file)]
+    client = tls.client_files(name)
+    if client is not None:
+        values += [("ssl_cert_file", client[0]), ("ssl_key_file", client[1])]
+    groups = sorted({options_group(backend) for backend in backends})
+    return tuple((group, option, value) for group in groups for option, value in values)
+
+
+def durable_options(notifications: Backend | None) -> tuple[tuple[str, str, str], ...]:
+    """What oslo's rabbit driver needs so that no notification is lost (see above)."""
+    if notifications is None or notifications.kind.scheme != "rabbit":
+        return ()
+    return tuple((options_group(notifications), o, v) for o, v in DURABLE_OPTIONS)
+
+
+def _with_options(lines: list[str], options: tuple[tuple[str, str, str], ...]) -> list[str]:
+    """``lines`` with each option added at the top of its group's section (made if missing)."""
+    lines = list(lines)
+    for group in dict.fromkeys(group for group, _, _ in options):
+        values = [f"{option} = {value}" for g, option, value in options if g == group]
+        header = f"[{group}]"
+        if header in lines:
+            at = lines.index(header) + 1
+            lines[at:at] = values
+        else:
+            lines += ["", header, *values]
+    return lines
 
 
 def render(config: ServiceConfig) -> str:
     """The ini snippet of ``config``, ready to paste into the service's config file."""
     notify = [f"[{NOTIFY_SECTION}]", f"driver = {config.notification_driver}"]
     if config.notification_url:
-        notify.append(f"transport_url = {config.notification_url}")
+        notify += [f"transport_url = {config.notification_url}", *NOTIFY_RETRY]
     else:
         notify.insert(1, "# no notification broker in this mode: notifications are dropped")
     lines = [
@@ -59,7 +129,7 @@ def render(config: ServiceConfig) -> str:
         "",
         *notify,
     ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(_with_options(lines, config.options)) + "\n"
 
 
 def parse(service: str, text: str) -> ServiceConfig:
@@ -73,6 +143,13 @@ def parse(service: str, text: str) -> ServiceConfig:
             rpc_url=ini["DEFAULT"]["transport_url"],
             notification_driver=notify["driver"],
             notification_url=notify.get("transport_url"),
+            options=tuple(
+                (group, option, ini[group][option])
+                for group in sorted(ini.sections())
+                if group.startswith("oslo_messaging_") and group != NOTIFY_SECTION
+                for option in ini[group]
+                if option in KNOWN_OPTIONS
+            ),
         )
     except (configparser.Error, KeyError) as exc:
         raise UsageError(

@@ -1,0 +1,29 @@
+"""``hybridmsg faults``: kill and restart the servers under load, rabbit and hybrid mode
+side by side (on servers of its own, so a running stack is never touched)."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from hybridmsg.faults.load import LoadSpec
+from hybridmsg.faults.runner import run_all
+from hybridmsg.faults.scenario import SCENARIOS, Phases
+from hybridmsg.plan import Mode
+
+
+def run(args: argparse.Namespace) -> int:
+    directory = Path(tempfile.mkdtemp(prefix="hybridmsg-faults-"))
+    spec = LoadSpec(args.threads, args.rate, args.timeout, args.notify_interval)
+    phases = Phases(args.before, args.outage, args.after)
+    modes = [Mode.RABBIT, Mode.HYBRID]
+    try:
+        run_all(directory, modes, SCENARIOS, phases, spec, lambda line: print(line, flush=True))
+    except BaseException:
+        print(f"hybridmsg faults: logs kept in {directory}", file=sys.stderr)
+        raise
+    shutil.rmtree(directory, ignore_errors=True)
+    return 0
