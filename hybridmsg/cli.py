@@ -68,6 +68,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="services to configure (default: the current ones, else "
         f"{','.join(DEFAULT_SERVICES)})",
     )
+    tls = up.add_mutually_exclusive_group()
+    tls.add_argument(
+        "--no-tls",
+        dest="tls",
+        action="store_false",
+        default=None,
+        help="plain connections (default: TLS, or what the current deployment uses)",
+    )
+    tls.add_argument(
+        "--tls", dest="tls", action="store_true", help="TLS on every listener (the default)"
+    )
+    up.add_argument(
+        "--mutual-tls",
+        action="store_true",
+        help="also require a client certificate of each service (local CA only)",
+    )
+    for name, what in (
+        ("ca", "the CA that signed it"),
+        ("cert", "the servers' certificate"),
+        ("key", "the servers' private key"),
+    ):
+        up.add_argument(
+            f"--{name}-file",
+            metavar="FILE",
+            help=f"your own TLS files instead of the local CA: {what} "
+            "(give --ca-file, --cert-file and --key-file together)",
+        )
     command("status", "show what runs, where, and for which services")
     config = command("config", "print a service's oslo.messaging config snippet (with password)")
     config.add_argument("service", help="e.g. nova")
@@ -80,6 +107,67 @@ def build_parser() -> argparse.ArgumentParser:
         help="longest wait for each step (default: %(default)s)",
     )
     command("down", "stop every server that up started")
+    probe = command("probe", "connect with a transport URL and report what happens, in one line")
+    probe.add_argument("url", help="an oslo.messaging transport URL, e.g. nats://u:p@host:4222/v")
+    probe.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="longest wait for the connection (default: %(default)s)",
+    )
+    migrate = command("migrate", "move RPC between RabbitMQ and the router, live and resumable")
+    migrate.add_argument(
+        "--to",
+        required=True,
+        choices=[Mode.HYBRID.value, Mode.RABBIT.value],
+        help="hybrid: RPC to the router; rabbit: roll RPC back to RabbitMQ",
+    )
+    migrate.add_argument(
+        "--router",
+        choices=[kind.value for kind in ROUTER_KINDS],
+        default=ROUTER_KINDS[0].value,
+        help="the router to move RPC to (default: %(default)s, or the one already running)",
+    )
+    migrate.add_argument("--dry-run", action="store_true", help="print the stages, change nothing")
+    migrate.add_argument(
+        "--restart-cmd",
+        metavar="CMD",
+        help="shell command that restarts every process of one service on its new config, "
+        "run per service and stage with HYBRIDMSG_SERVICE, HYBRIDMSG_CONFIG, HYBRIDMSG_STAGE "
+        "set (default: ask the operator and wait for Enter)",
+    )
+    migrate.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="longest wait for each check step (default: %(default)s)",
+    )
+    migrate.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="longest wait for RabbitMQ's RPC queues to drain (default: %(default)s)",
+    )
+    faults = command(
+        "faults",
+        "kill -9 and restart RabbitMQ and the router under load, rabbit and hybrid mode side "
+        "by side (on servers of its own)",
+    )
+    for flag, kind, default, meaning in (
+        ("--threads", int, 8, "client threads making calls"),
+        ("--rate", float, 200.0, "calls per second, all threads together"),
+        ("--timeout", float, 5.0, "call timeout, seconds"),
+        ("--notify-interval", float, 0.01, "seconds between notifications"),
+        ("--before", float, 20.0, "seconds of load before the fault"),
+        ("--outage", float, 5.0, "seconds a killed server stays down"),
+        ("--after", float, 10.0, "seconds of load after the server is back"),
+    ):
+        faults.add_argument(
+            flag, type=kind, default=default, help=f"{meaning} (default: %(default)s)"
+        )
     return parser
 
 

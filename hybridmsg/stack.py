@@ -18,10 +18,12 @@ from pathlib import Path
 
 from hybridmsg.backends.ports import LOOPBACK, free_port
 from hybridmsg.backends.process import write_private
+from hybridmsg.certs import ensure_certificates, local_tls
 from hybridmsg.errors import NotDeployed, PlanError
 from hybridmsg.localservers import LocalServer, local_server
 from hybridmsg.plan import (
     DEFAULT_SERVICES,
+    TLS,
     Backend,
     BackendKind,
     Mode,
@@ -34,6 +36,13 @@ from hybridmsg.services import ServiceConfig, parse, render, service_config
 
 STATE_DIR_ENV = "HYBRIDMSG_STATE_DIR"
 Progress = Callable[..., None]  # print-like: progress(text, end="")
+#: Renders a service's snippet from the plan: (plan, service name) -> text.
+Snippet = Callable[[Plan, str], str]
+
+
+def plain_snippet(plan: Plan, name: str) -> str:
+    """The snippet of a service in the plan's mode (what ``up`` writes)."""
+    return render(service_config(plan, name))
 
 
 def default_state_dir() -> Path:
@@ -55,8 +64,9 @@ def local_plan(
     services: Sequence[str] | None = None,
     router: BackendKind = BackendKind.NATS,
     previous: Plan | None = None,
+    tls: TLS | None = None,
 ) -> Plan:
-    """The plan of a one-node stack on loopback for ``mode``.
+    """The plan of a one-node stack on loopback for ``mode``, with ``tls`` on every server.
 
     What ``previous`` already has is kept (service passwords, backend ports), so that
     services stay configured; what is new gets a free port or a generated password.
@@ -70,7 +80,7 @@ def local_plan(
     if mode.needs_router:
         kept = previous.router if previous else None
         router_backend = kept if kept and kept.kind is router else _new_router(router)
-    return Plan(mode=mode, services=accounts, rabbitmq=rabbitmq, router=router_backend)
+    return Plan(mode=mode, services=accounts, rabbitmq=rabbitmq, router=router_backend, tls=tls)
 
 
 def _new_service(name: str) -> Service:
@@ -85,6 +95,16 @@ def _new_rabbitmq() -> Backend:
 
 def _new_router(kind: BackendKind) -> Backend:
     return Backend(kind, (Node(LOOPBACK, free_port()),))
+
+
+@dataclass(frozen=True)
+class TLSChoice:
+    """TLS as asked of ``up``: off, the local CA (optionally mutual), or the deployer's
+    own files (``own``)."""
+
+    enabled: bool = True
+    mutual: bool = False
+    own: TLS | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +125,7 @@ class Stack:
         self.state_dir = Path(state_dir) if state_dir else default_state_dir()
         self.plan_file = self.state_dir / "plan.json"
         self.services_dir = self.state_dir / "services"
+        self.tls_dir = self.state_dir.absolute() / "tls"
 
     def load(self) -> Plan | None:
         """The stored plan, or None when nothing was deployed here."""
@@ -132,22 +153,28 @@ class Stack:
         services: Sequence[str] | None = None,
         router: BackendKind = BackendKind.NATS,
         progress: Progress = print,
+        snippet: Snippet = plain_snippet,
+        tls: TLSChoice | None = None,
     ) -> Plan:
         """Bring the stack to ``mode`` (default: the current one, else hybrid).
 
         Servers the new plan no longer needs are stopped first, then the plan and the
-        service snippets are written, then every server of the plan is started or, when
-        it already runs, brought up to date.
+        service snippets (rendered by ``snippet``) are written, then every server of the
+        plan is started or, when it already runs, brought up to date.
         """
         previous = self.load()
         mode = mode or (previous.mode if previous else Mode.HYBRID)
-        plan = local_plan(mode, services, router, previous)
+        plan = local_plan(mode, services, router, previous, self._tls(tls, previous))
         if previous:
             for old in self._servers(previous):
                 if old.backend not in plan.backends and old.is_running:
                     old.stop()
                     progress(f"stopped {old.title} (not used in {mode} mode)")
-        self.write(plan)
+        self.write(plan, snippet)
+        if plan.tls is not None:
+            clients = plan.service_names if plan.tls.mutual else ()
+            hosts = tuple(node.host for b in plan.backends for node in b.nodes)
+            ensure_certificates(plan.tls, self.tls_dir, hosts, clients)
         for server in self._servers(plan):
             if server.is_running:
                 server.refresh()
@@ -162,6 +189,16 @@ class Stack:
                 raise
             progress(f"ready in {time.monotonic() - started:.1f} s")
         return plan
+
+    def _tls(self, choice: TLSChoice | None, previous: Plan | None) -> TLS | None:
+        """The TLS of the next plan: as chosen, else as before, else the local CA."""
+        if choice is None:
+            if previous is not None:
+                return previous.tls
+            choice = TLSChoice()
+        if not choice.enabled:
+            return None
+        return choice.own or local_tls(self.tls_dir, choice.mutual)
 
     def down(self, progress: Progress = print) -> None:
         """Stop every server of the stored plan (found by its pid file)."""
@@ -206,16 +243,20 @@ class Stack:
             ) from None
         return parse(service, text)
 
-    def _servers(self, plan: Plan) -> list[LocalServer]:
-        return [local_server(plan, b, self.state_dir / b.kind.value) for b in plan.backends]
+    def server(self, plan: Plan, backend: Backend) -> LocalServer:
+        """The local server of one backend of ``plan``."""
+        return local_server(plan, backend, self.state_dir / backend.kind.value)
 
-    def write(self, plan: Plan) -> None:
+    def _servers(self, plan: Plan) -> list[LocalServer]:
+        return [self.server(plan, b) for b in plan.backends]
+
+    def write(self, plan: Plan, snippet: Snippet = plain_snippet) -> None:
         """Store ``plan`` and every service snippet (0600); drop snippets of removed services."""
         self.state_dir.mkdir(mode=0o711, parents=True, exist_ok=True)
         self.services_dir.mkdir(mode=0o700, exist_ok=True)
         write_private(self.plan_file, json.dumps(plan.to_dict(), indent=2) + "\n")
         for name in plan.service_names:
-            write_private(self.snippet_file(name), render(service_config(plan, name)))
+            write_private(self.snippet_file(name), snippet(plan, name))
         for stale in self.services_dir.glob("*.conf"):
             if stale.stem not in plan.service_names:
                 stale.unlink()

@@ -1,0 +1,312 @@
+"""Live migration rabbit -> hybrid (nats) and back under load, everything counted.
+
+A workload of several services runs in real processes (``migration_peer``), each service
+with two RPC servers (shared topic ``work`` plus one topic per server), a client calling
+and casting continuously to both kinds of topic while it sends notifications, and a
+notification listener. :class:`Migration` drives a real local stack (RabbitMQ node,
+nats-server) and, at each stage, the workload does a rolling restart of every process on
+its new config, one instance per service at a time (the replacement starts before the old
+instance stops). The forward migration is interrupted once and resumed. At the end every
+call must have had its reply and every cast and notification must have been handled
+exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import oslo_messaging as om
+import pytest
+from oslo_config import cfg
+
+from hybridmsg.drivers.dual import GROUP, OPTS
+from hybridmsg.localservers import LocalRabbit
+from hybridmsg.migration.runner import Migration
+from hybridmsg.migration.stages import Stage
+from hybridmsg.plan import Mode, Plan
+from hybridmsg.stack import Stack, TLSChoice
+from tests.integration.conftest import ROOT
+from tests.integration.oslo_peer import Recorder, rpc_servers, rpc_transport
+
+SERVICES = ("nova", "neutron", "cinder")
+SLOTS = ("listener", "server-1", "server-2", "client")
+PEER_TIMEOUT = 60.0
+
+
+def _readline(proc: subprocess.Popen, timeout: float) -> str:
+    with selectors.DefaultSelector() as selector:
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        if not selector.select(timeout):
+            raise TimeoutError(f"peer {proc.args[3:5]} said nothing within {timeout:g} s")
+    return proc.stdout.readline()
+
+
+@dataclass
+class Workload:
+    """The processes of every service, restarted on demand, and what each one did."""
+
+    stack: Stack
+    logs: Path
+    procs: dict[tuple[str, str], tuple[str, subprocess.Popen]] = field(default_factory=dict)
+    results: list[tuple[str, str, dict]] = field(default_factory=list)
+    generation: Counter = field(default_factory=Counter)
+    restarts: int = 0
+    note: Callable[[str], None] = print
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _spawn(self, service: str, slot: str) -> tuple[str, subprocess.Popen]:
+        self.generation[service, slot] += 1
+        role = slot.split("-")[0]
+        name = f"{service}-{slot.split('-')[-1]}" if role == "server" else f"{service}-{slot}"
+        if role != "server":
+            name += f"#{self.generation[service, slot]}"
+        args = [role, str(self.stack.snippet_file(service)), name]
+        if role == "client":
+            args.append(f"{service}-1,{service}-2")
+        log = (self.logs / f"{name}.{self.generation[service, slot]}.log").open("w")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.integration.migration_peer", *args],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+        log.close()
+        try:
+            line = _readline(proc, PEER_TIMEOUT)
+            assert line == "ready\n", f"{name} did not start ({line!r}); see {log.name}"
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        return name, proc
+
+    def _stop(self, slot: str, name: str, proc: subprocess.Popen) -> None:
+        out, _ = proc.communicate(input="", timeout=PEER_TIMEOUT)
+        assert proc.returncode == 0, f"{name} exited with {proc.returncode}"
+        with self.lock:
+            self.results.append((slot.split("-")[0], name, json.loads(out.splitlines()[-1])))
+
+    def start(self) -> None:
+        for service in SERVICES:
+            for slot in SLOTS:
+                self.procs[service, slot] = self._spawn(service, slot)
+
+    def restart_service(self, service: str) -> None:
+        started = time.monotonic()
+        for slot in SLOTS:
+            old = self.procs[service, slot]
+            self.procs[service, slot] = self._spawn(service, slot)
+            self._stop(slot, *old)
+            with self.lock:
+                self.restarts += 1
+        self.note(
+            f"  restarted the {len(SLOTS)} processes of {service} in "
+            f"{time.monotonic() - started:.1f} s"
+        )
+
+    def restart_all(self, stage: Stage, wide: Plan) -> None:
+        with ThreadPoolExecutor(len(SERVICES)) as pool:
+            for done in [pool.submit(self.restart_service, s) for s in SERVICES]:
+                done.result(timeout=PEER_TIMEOUT * len(SLOTS) * 2)
+
+    def stop(self, slots: tuple[str, ...]) -> None:
+        for (service, slot), (name, proc) in list(self.procs.items()):
+            if slot in slots:
+                self._stop(slot, name, proc)
+                del self.procs[service, slot]
+
+    def kill(self) -> None:
+        for _, proc in self.procs.values():
+            proc.kill()
+            proc.wait()
+
+
+def tally(results: list[tuple[str, str, dict]]) -> dict[str, Counter]:
+    """Counts of what clients sent and servers and listeners handled, by kind of message."""
+    sent = {kind: Counter() for kind in ("calls", "casts", "notifications")}
+    handled = {kind: Counter() for kind in sent}
+    misrouted = Counter()
+    failures = []
+    for role, name, result in results:
+        if role == "client":
+            for kind, ids in result["sent"].items():
+                sent[kind].update(ids)
+            failures += result["failures"]
+            continue
+        for kind in sent:
+            handled[kind].update(result[kind])
+        for kind in ("calls", "casts") if role == "server" else ():
+            misrouted[kind] += sum(
+                1 for id in result[kind] if id.rsplit(":", 1)[1] not in ("any", name)
+            )
+    counts = {}
+    for kind in sent:
+        counts[kind] = Counter(
+            sent=sum(sent[kind].values()),
+            to_one_server=sum(1 for id in sent[kind] if not id.endswith(":any")),
+            handled=sum(handled[kind].values()),
+            lost=len(set(sent[kind]) - set(handled[kind])),
+            duplicated=sum(n - 1 for n in handled[kind].values() if n > 1),
+            unknown=len(set(handled[kind]) - set(sent[kind])),
+            misrouted=misrouted[kind],
+        )
+    counts["calls"]["failed"] = len(failures)
+    counts["failures"] = Counter(failures[:5])
+    counts["lost"] = Counter(
+        sorted(id for kind in ("calls", "casts") for id in set(sent[kind]) - set(handled[kind]))[:8]
+    )
+    return counts
+
+
+def wait_until_rabbit_empty(stack: Stack, timeout: float) -> None:
+    """Every queue of every service's vhost on RabbitMQ holds 0 messages (bounded wait)."""
+    plan = stack.plan()
+    server = stack.server(plan, plan.rabbitmq)
+    assert isinstance(server, LocalRabbit)
+    deadline = time.monotonic() + timeout
+    while True:
+        loaded = [
+            (s.vhost, q.name, q.messages)
+            for s in plan.services
+            for q in server.node.list_queues(s.vhost)
+            if q.messages
+        ]
+        if not loaded:
+            return
+        assert time.monotonic() < deadline, f"RabbitMQ queues not drained: {loaded}"
+        time.sleep(0.5)
+
+
+@pytest.fixture
+def state_dir(rabbit_dir: Path) -> Iterator[Path]:
+    rabbit_dir.chmod(0o711)  # the rabbitmq user must reach state/rabbitmq/
+    state = rabbit_dir / "state"
+    yield state
+    Stack(state).down(progress=lambda *a, **k: None)
+
+
+class Interrupted(KeyboardInterrupt):
+    """The operator's Ctrl-C, once, half way through the forward migration."""
+
+
+@pytest.mark.skipif(
+    not os.environ.get("HYBRIDMSG_MIGRATION_E2E"),
+    reason="5-minute run, and it fails today: oslo.messaging 18.3.1's rabbit:// driver acks "
+    "requests it receives after stop() and drops them at wait() (see docs/upgrade.md); "
+    "set HYBRIDMSG_MIGRATION_E2E=1 to run it",
+)
+def test_migrate_rabbit_to_hybrid_and_back_loses_nothing(
+    state_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack = Stack(state_dir)
+    started = time.monotonic()
+    lines: list[str] = []
+
+    def progress(text: str = "", **_: object) -> None:
+        lines.append(f"{time.monotonic() - started:6.1f} {text}")
+
+    stack.up(Mode.RABBIT, services=SERVICES, progress=progress, tls=TLSChoice(enabled=False))
+    workload = Workload(stack, tmp_path, note=progress)
+
+    interrupted: list[Stage] = []
+
+    def restart(stage: Stage, wide: Plan) -> None:
+        workload.restart_all(stage, wide)
+        if stage.after.index == 2 and not interrupted:
+            interrupted.append(stage)
+            raise Interrupted()
+
+    migration = Migration(stack, restart, progress=progress, check_timeout=20)
+    try:
+        workload.start()
+        progress(f"workload of {len(workload.procs)} processes started")
+        with pytest.raises(Interrupted):
+            migration.run(Mode.HYBRID)
+        assert migration.position(stack.plan()) == 1
+        forward = migration.run(Mode.HYBRID)
+        assert stack.plan().mode is Mode.HYBRID
+        assert "nats://" in stack.snippet_file("nova").read_text()
+        back = migration.run(Mode.RABBIT)
+        assert [s.title for s in stack.status()][0].startswith("RabbitMQ")
+        assert len(stack.status()) == 1  # nats-server stopped after the roll back
+        workload.stop(("client",))
+        wait_until_rabbit_empty(stack, 60)
+        workload.stop(("server-1", "server-2", "listener"))
+    finally:
+        workload.kill()
+        with capsys.disabled():
+            print("\n" + "\n".join(lines))
+    counts = tally(workload.results)
+    with capsys.disabled():
+        print(f"\nmigration workload: {len(SERVICES)} services, {workload.restarts} restarts")
+        for kind in ("calls", "casts", "notifications"):
+            print(f"  {kind}: {dict(counts[kind])}")
+        print(f"  some lost ids (client#generation:kind:seq:server): {list(counts['lost'])}")
+        for direction, timings in (("rabbit->hybrid", forward), ("hybrid->rabbit", back)):
+            print(
+                f"  {direction} (after resume): "
+                + ", ".join(f"stage {t.stage.number} {t.seconds:.1f} s" for t in timings)
+            )
+    assert counts["calls"]["failed"] == 0, counts["failures"]
+    for kind in ("calls", "casts", "notifications"):
+        c = counts[kind]
+        assert c["sent"] > 0 and c["to_one_server"] > 0 or kind == "notifications", c
+        assert (c["lost"], c["duplicated"], c["unknown"], c["misrouted"]) == (0, 0, 0, 0), c
+        assert c["handled"] == c["sent"], c
+
+
+@pytest.mark.parametrize("url", ["rabbit_url", "nats_url"])
+def test_two_instances_of_one_server_share_its_topic(url: str, request) -> None:
+    """The replacement of a server runs beside the old instance for a moment: messages to
+    that server's own topic go to one of the two, never to both (RabbitMQ's queue, NATS's
+    queue group)."""
+    recorders = [Recorder("old"), Recorder("new")]
+    with rpc_transport(request.getfixturevalue(url)) as transport:
+        targets = [om.Target(topic="twice", server="one")] * 2
+        with rpc_servers(transport, targets, recorders):
+            client = om.get_rpc_client(transport, om.Target(topic="twice", server="one"))
+            for i in range(40):
+                client.cast({}, "record", value=i)
+            answers = [client.call({}, "echo", value=i)["server"] for i in range(10)]
+            deadline = time.monotonic() + 10  # casts are not ordered between two servers
+            while sum(r.casts.total() for r in recorders) < 40 and time.monotonic() < deadline:
+                recorders[0].wait_casts(recorders[0].casts.total() + 1, timeout=0.1)
+    handled = recorders[0].casts + recorders[1].casts
+    assert handled == Counter(range(40)), handled
+    assert recorders[0].calls + recorders[1].calls == Counter(range(10))
+    assert len(answers) == 10
+
+
+def test_dual_driver_serves_both_transports(rabbit_url: str, nats_url: str) -> None:
+    """dual://: a server listens on RabbitMQ and NATS at once."""
+    cfg.CONF.register_opts(OPTS, group=GROUP)
+    cfg.CONF.set_override("send_url", nats_url, group=GROUP)
+    cfg.CONF.set_override("also_listen_url", rabbit_url, group=GROUP)
+    dual = om.get_rpc_transport(cfg.CONF, url="dual://")
+    recorder = Recorder("dual")
+    try:
+        with rpc_servers(dual, [om.Target(topic="dual", server="s1")], [recorder]):
+            with rpc_transport(rabbit_url) as rabbit, rpc_transport(nats_url) as nats:
+                for name, transport in (("rabbit", rabbit), ("nats", nats), ("dual", dual)):
+                    client = om.get_rpc_client(transport, om.Target(topic="dual"), timeout=20)
+                    assert client.call({}, "echo", value=name) == {"server": "dual", "value": name}
+                    client.prepare(server="s1").cast({}, "record", value=name)
+                assert recorder.wait_casts(3)
+    finally:
+        dual.cleanup()
+        cfg.CONF.clear_override("send_url", group=GROUP)
+        cfg.CONF.clear_override("also_listen_url", group=GROUP)
+    assert recorder.casts == Counter({"rabbit": 1, "nats": 1, "dual": 1})
