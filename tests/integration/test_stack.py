@@ -11,14 +11,20 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from hybridmsg.backends.ports import port_in_use
+from hybridmsg.backends.rabbitmq import RabbitDefinitions
+from hybridmsg.backends.rabbitmq_node import RabbitNode
 from hybridmsg.check import TOPIC
 from hybridmsg.localservers import LocalRabbit, local_server
 from hybridmsg.stack import Stack
+from tests.conftest import private_directory, rabbit_node_config
 
+ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("nova", "neutron", "cinder", "glance", "heat", "keystone")
 SERVERS = {"rabbit": 1, "router": 1, "hybrid": 2}
 SCHEMES = {"rabbit": ("rabbit", "rabbit"), "router": ("nats", None), "hybrid": ("nats", "rabbit")}
@@ -37,6 +43,23 @@ def ok(state_dir: Path, *args: str) -> str:
     result = hybridmsg(state_dir, *args)
     assert result.returncode == 0, f"hybridmsg {' '.join(args)}: {result.stderr}{result.stdout}"
     return result.stdout
+
+
+SYSTEM_PORT = 5672
+
+
+@pytest.fixture(scope="module", autouse=True)
+def rabbitmq_on_5672() -> Iterator[None]:
+    """A RabbitMQ on the standard port for the whole module, as on a machine that already
+    runs one: the system node if it is up, else a node of the tests' own on 5672."""
+    if port_in_use(SYSTEM_PORT):
+        yield
+        return
+    with private_directory("hybridmsg-system-") as directory:
+        config = replace(rabbit_node_config("system"), port=SYSTEM_PORT)
+        with RabbitNode(config, directory, RabbitDefinitions.for_accounts([])):
+            yield
+    # and nothing of ours took its place or stopped it: checked by the tests' own `up`
 
 
 @pytest.fixture
@@ -73,6 +96,7 @@ def test_mode_end_to_end(mode: str, state_dir: Path) -> None:
     assert config == (state_dir / "services" / "nova.conf").read_text()
     rpc, notify = SCHEMES[mode]
     assert f"transport_url = {rpc}://nova:" in config
+    assert f"[oslo_messaging_{rpc}]\nssl = true\nssl_ca_file = " in config  # TLS by default
     if notify:
         assert "driver = messagingv2" in config
         assert config.count(f"{notify}://nova:") == (2 if rpc == notify else 1)
@@ -84,13 +108,25 @@ def test_mode_end_to_end(mode: str, state_dir: Path) -> None:
     assert len(rows) == len(SERVICES)
     for row in rows:
         assert row.count("ok ") == (3 if mode == "router" else 4), row
-    if mode == "hybrid":  # RPC went over NATS: RabbitMQ only keeps the notification queue
-        assert rabbit_queues(state_dir, "nova") == {f"{TOPIC}.info"}
+    # a service that reads nothing but its snippet works, after check declared its things
+    service = subprocess.run(
+        [sys.executable, "-m", "tests.integration.snippet_service",
+         str(state_dir / "services" / "nova.conf")],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )
+    assert service.returncode == 0, service.stderr[-2000:]
+    expected = {"call": "ok", "cast": True}
+    if notify:
+        expected["notifications"] = 5
+    assert json.loads(service.stdout.splitlines()[-1]) == expected
+    if mode == "hybrid":  # RPC went over NATS: RabbitMQ only keeps notification queues
+        assert rabbit_queues(state_dir, "nova") == {f"{TOPIC}.info", "snippet.info"}
     if mode == "rabbit":
         assert f"{TOPIC}.check-1" in rabbit_queues(state_dir, "nova")
 
     down = ok(state_dir, "down")
     assert down.count("stopped ") == SERVERS[mode]
+    assert port_in_use(SYSTEM_PORT), "the RabbitMQ on 5672 was disturbed"
     stopped = hybridmsg(state_dir, "status")
     assert stopped.returncode == 1
     assert stopped.stdout.count(" stopped") == SERVERS[mode]
