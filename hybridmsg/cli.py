@@ -16,6 +16,7 @@ import warnings
 from collections.abc import Sequence
 
 from hybridmsg import __version__
+from hybridmsg.commands import bench
 from hybridmsg.errors import HybridmsgError
 from hybridmsg.plan import DEFAULT_SERVICES, ROUTER_KINDS, Mode
 
@@ -168,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
         faults.add_argument(
             flag, type=kind, default=default, help=f"{meaning} (default: %(default)s)"
         )
+    bench.add_arguments(command("bench", bench.DESCRIPTION))
     return parser
 
 
