@@ -1,7 +1,7 @@
 """The servers of a plan's backends as run on this machine, derived from the plan.
 
 ``local_server(plan, backend, directory)`` gives the one-node server of ``backend``
-(a private RabbitMQ node or a nats-server) with the plan's service accounts, ready to
+(a private RabbitMQ node, a nats-server or a qdrouterd) with the plan's service accounts, ready to
 ``start``, ``stop``, ``refresh`` (bring a running server's users up to date) and inspect.
 """
 
@@ -16,6 +16,16 @@ from hybridmsg.backends.nats import (
     NatsTLS,
     NatsUser,
     render_nats_conf,
+)
+from hybridmsg.backends.ports import LOOPBACK
+from hybridmsg.backends.qdrouterd import (
+    QdrListener,
+    Qdrouterd,
+    QdrouterdConfig,
+    QdrSslProfile,
+    QdrVhost,
+    render_qdrouterd_conf,
+    vhost_patterns,
 )
 from hybridmsg.backends.rabbitmq import RabbitDefinitions, RabbitNodeConfig, RabbitTLS
 from hybridmsg.backends.rabbitmq_node import RabbitNode
@@ -54,6 +64,8 @@ def local_server(plan: Plan, backend: Backend, directory: Path) -> LocalServer:
         )
     if backend.kind is BackendKind.RABBITMQ:
         return LocalRabbit(plan, backend, directory)
+    if backend.kind is BackendKind.QDROUTERD:
+        return LocalQdrouterd(plan, backend, directory)
     return LocalNats(plan, backend, directory)
 
 
@@ -155,3 +167,56 @@ class LocalNats:
         conf = self._server.conf_file
         if not conf.exists() or conf.read_text() != render_nats_conf(self._server.config):
             self._server.restart(self.start_timeout)
+
+
+class LocalQdrouterd:
+    """A Qpid Dispatch Router with a TLS-only listener where each service authenticates by
+    its client certificate (SASL EXTERNAL) and a vhost policy keeps it to its own
+    addresses. Needs mutual TLS (the plan checks)."""
+
+    start_timeout = 20.0
+
+    def __init__(self, plan: Plan, backend: Backend, directory: Path) -> None:
+        node = backend.nodes[0]
+        tls = plan.tls
+        assert tls is not None and tls.mutual  # Plan validation guarantees it
+        self.backend = backend
+        self.title = "qdrouterd"
+        self.address = node.address
+        listener = QdrListener(
+            node.port, host=LOOPBACK, authenticate_peer=True, sasl_mechanisms="EXTERNAL",
+            ssl_profile="tls", require_ssl=True,
+        )
+        self._router = Qdrouterd(
+            QdrouterdConfig(
+                "hybridmsg",
+                (listener,),
+                ssl_profiles=(
+                    QdrSslProfile("tls", tls.ca_file, tls.cert_file, tls.key_file, uid_format="n"),
+                ),
+                vhosts=tuple(
+                    QdrVhost(s.vhost, (s.name,), vhost_patterns(s.vhost)) for s in plan.services
+                ),
+            ),
+            directory,
+        )
+
+    @property
+    def pid(self) -> int | None:
+        return self._router.pid
+
+    @property
+    def is_running(self) -> bool:
+        return self._router.is_running
+
+    def start(self) -> None:
+        self._router.start(self.start_timeout)
+
+    def stop(self) -> None:
+        self._router.stop()
+
+    def refresh(self) -> None:
+        """Restart on the new config when it changed (services, certificates)."""
+        conf = self._router.conf_file
+        if not conf.exists() or conf.read_text() != render_qdrouterd_conf(self._router.config):
+            self._router.restart(self.start_timeout)

@@ -46,6 +46,7 @@ class BackendKind(StrEnum):
 
     RABBITMQ = "rabbitmq"
     NATS = "nats"
+    QDROUTERD = "qdrouterd"
 
     @property
     def scheme(self) -> str:
@@ -56,8 +57,14 @@ class BackendKind(StrEnum):
     def is_router(self) -> bool:
         return self is not BackendKind.RABBITMQ
 
+    @property
+    def needs_client_certificates(self) -> bool:
+        """Services prove who they are by certificate (SASL EXTERNAL), not by password."""
+        return self is BackendKind.QDROUTERD
 
-_SCHEMES = {BackendKind.RABBITMQ: "rabbit", BackendKind.NATS: "nats"}
+
+_SCHEMES = {BackendKind.RABBITMQ: "rabbit", BackendKind.NATS: "nats",
+            BackendKind.QDROUTERD: "amqp"}
 ROUTER_KINDS = tuple(kind for kind in BackendKind if kind.is_router)
 
 
@@ -104,9 +111,12 @@ class Backend:
         _require_unique([n.name for n in self.nodes if n.name], f"{self.kind} node name")
 
     def url(self, user: str, password: str, vhost: str) -> str:
-        """The transport URL of ``user`` on this backend, one host entry per node."""
-        cred = f"{quote(user, safe='')}:{quote(password, safe='')}"
-        hosts = ",".join(f"{cred}@{node.address}" for node in self.nodes)
+        """The transport URL of ``user`` on this backend, one host entry per node (without
+        credentials where the client certificate names the user)."""
+        cred = f"{quote(user, safe='')}:{quote(password, safe='')}@"
+        if self.kind.needs_client_certificates:
+            cred = ""
+        hosts = ",".join(f"{cred}{node.address}" for node in self.nodes)
         return f"{self.kind.scheme}://{hosts}/{quote(vhost, safe='')}"
 
 
@@ -199,6 +209,13 @@ class Plan:
             raise PlanError("the plan has no services; name at least one")
         _require_unique([s.name for s in self.services], "service name")
         _require_unique([s.user for s in self.services], "service user")
+        if self.router and self.router.kind.needs_client_certificates and not (
+            self.tls and self.tls.mutual
+        ):
+            raise PlanError(
+                f"{self.router.kind} authenticates services by client certificate: it needs "
+                "mutual TLS (drop --no-tls)"
+            )
 
     @property
     def rpc_backend(self) -> Backend:

@@ -94,7 +94,9 @@ def _new_rabbitmq() -> Backend:
 
 
 def _new_router(kind: BackendKind) -> Backend:
-    return Backend(kind, (Node(LOOPBACK, free_port()),))
+    # a client verifying a certificate by name needs a name (proton does not match IP SANs)
+    host = "localhost" if kind.needs_client_certificates else LOOPBACK
+    return Backend(kind, (Node(host, free_port()),))
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,7 @@ class Stack:
         """
         previous = self.load()
         mode = mode or (previous.mode if previous else Mode.HYBRID)
-        plan = local_plan(mode, services, router, previous, self._tls(tls, previous))
+        plan = local_plan(mode, services, router, previous, self._tls(tls, previous, router))
         if previous:
             for old in self._servers(previous):
                 if old.backend not in plan.backends and old.is_running:
@@ -190,15 +192,20 @@ class Stack:
             progress(f"ready in {time.monotonic() - started:.1f} s")
         return plan
 
-    def _tls(self, choice: TLSChoice | None, previous: Plan | None) -> TLS | None:
-        """The TLS of the next plan: as chosen, else as before, else the local CA."""
+    def _tls(
+        self, choice: TLSChoice | None, previous: Plan | None, router: BackendKind
+    ) -> TLS | None:
+        """The TLS of the next plan: as chosen, else as before, else the local CA; mutual
+        whenever the router authenticates services by certificate."""
         if choice is None:
-            if previous is not None:
-                return previous.tls
+            if previous is not None and previous.tls is not None:
+                if previous.tls.mutual or not router.needs_client_certificates:
+                    return previous.tls
             choice = TLSChoice()
         if not choice.enabled:
             return None
-        return choice.own or local_tls(self.tls_dir, choice.mutual)
+        mutual = choice.mutual or router.needs_client_certificates
+        return choice.own or local_tls(self.tls_dir, mutual)
 
     def down(self, progress: Progress = print) -> None:
         """Stop every server of the stored plan (found by its pid file)."""

@@ -23,6 +23,7 @@ from hybridmsg.check import TOPIC
 from hybridmsg.localservers import LocalRabbit, local_server
 from hybridmsg.stack import Stack
 from tests.conftest import private_directory, rabbit_node_config
+from tests.integration.conftest import needs_qdrouterd
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("nova", "neutron", "cinder", "glance", "heat", "keystone")
@@ -157,3 +158,30 @@ def test_up_again_and_mode_changes_reconfigure(state_dir: Path) -> None:
     assert unknown.stderr == (
         "hybridmsg config: unknown service 'cinder'; known services: nova, heat\n"
     )
+
+
+@needs_qdrouterd
+def test_hybrid_with_qdrouterd_end_to_end(state_dir: Path) -> None:
+    """RPC through Qpid Dispatch Router (mutual TLS, one vhost policy per service),
+    notifications on RabbitMQ: check and a snippet-only service both work."""
+    refused = hybridmsg(state_dir, "up", "--mode", "hybrid", "--router", "qdrouterd", "--no-tls")
+    assert refused.returncode == 2 and "needs mutual TLS" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    ok(state_dir, "up", "--mode", "hybrid", "--router", "qdrouterd")
+    config = ok(state_dir, "config", "nova")
+    assert "transport_url = amqp://localhost:" in config and "ssl_cert_file = " in config
+    check = ok(state_dir, "check", "--timeout", "20")
+    rows = [line for line in check.splitlines() if line.split()[:1] in ([s] for s in SERVICES)]
+    assert len(rows) == len(SERVICES) and all(row.count("ok ") == 4 for row in rows), check
+    service = subprocess.run(
+        [sys.executable, "-m", "tests.integration.snippet_service",
+         str(state_dir / "services" / "nova.conf")],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )
+    assert service.returncode == 0, service.stderr[-2000:]
+    assert json.loads(service.stdout.splitlines()[-1]) == {
+        "call": "ok", "cast": True, "notifications": 5
+    }
+    log = (state_dir / "qdrouterd" / "qdrouterd-router.log").read_text()
+    assert not any(f"({level})" in log for level in ("warning", "error", "critical"))
+    assert ok(state_dir, "down").count("stopped ") == 2

@@ -148,3 +148,17 @@ def test_plan_round_trips_through_json(mode):
 def test_plan_from_dict_rejects_bad_data(change, message):
     with pytest.raises(PlanError, match=message):
         plan_from_dict(make().to_dict() | change)
+
+
+def test_qdrouterd_needs_mutual_tls_and_urls_carry_no_password():
+    from hybridmsg.plan import TLS, Backend, BackendKind, Mode, Node, Plan, PlanError, Service
+
+    router = Backend(BackendKind.QDROUTERD, (Node("localhost", 5671),))
+    nova = Service("nova", "nova", "nova", "s3cret")
+    with pytest.raises(PlanError, match="needs mutual TLS"):
+        Plan(Mode.ROUTER, (nova,), router=router)
+    with pytest.raises(PlanError, match="needs mutual TLS"):
+        Plan(Mode.ROUTER, (nova,), router=router, tls=TLS("/ca.pem", "/c.pem", "/k.pem"))
+    plan = Plan(Mode.ROUTER, (nova,), router=router,
+                tls=TLS("/ca.pem", "/c.pem", "/k.pem", client_dir="/clients"))
+    assert nova.url(plan.router) == "amqp://localhost:5671/nova"
