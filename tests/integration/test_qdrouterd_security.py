@@ -6,6 +6,7 @@ addresses. Each refusal is observed as the router's answer, never guessed from a
 from __future__ import annotations
 
 import os
+import time
 
 import oslo_messaging as om
 import pytest
@@ -14,6 +15,7 @@ from oslo_messaging import transport as oslo_transport
 
 from hybridmsg.backends.ports import free_port
 from hybridmsg.backends.qdrouterd import (
+    QdrConnector,
     QdrListener,
     Qdrouterd,
     QdrouterdConfig,
@@ -129,3 +131,43 @@ def test_plaintext_listener_is_absent(secured):
     text = secured[2].conf_file.read_text()
     assert "ANONYMOUS" not in text and "requireSsl: yes" in text
     assert oct(os.stat(secured[2].conf_file).st_mode & 0o777) == "0o600"
+
+
+def test_two_router_mesh_over_mutual_tls(secured, tmp_path):
+    """Interior routers joined by an inter-router link that is TLS both ways (each router
+    presents the server certificate and verifies the other's); services on either side."""
+    base, ca, _ = secured
+    cert = base / "router.pem"
+    profile = QdrSslProfile("tls", str(ca.ca_file), str(cert), str(key_file_of(cert)), "n")
+    vhosts = tuple(QdrVhost(s, (s,), vhost_patterns(s)) for s in SERVICES)
+    service_listener = {"authenticate_peer": True, "sasl_mechanisms": "EXTERNAL",
+                        "ssl_profile": "tls", "require_ssl": True}
+    mesh_port = free_port()
+    a = Qdrouterd(QdrouterdConfig(
+        "a", (QdrListener(free_port(), **service_listener),
+              QdrListener(mesh_port, role="inter-router", **service_listener)),
+        mode="interior", ssl_profiles=(profile,), vhosts=vhosts), tmp_path / "a")
+    b = Qdrouterd(QdrouterdConfig(
+        "b", (QdrListener(free_port(), **service_listener),), mode="interior",
+        connectors=(QdrConnector("localhost", mesh_port, ssl_profile="tls",
+                                 sasl_mechanisms="EXTERNAL"),),
+        ssl_profiles=(profile,), vhosts=vhosts), tmp_path / "b")
+    with a, b:
+        on_a = url(secured, "nova", "nova").replace(str(secured[2].port), str(a.port))
+        on_b = url(secured, "nova", "nova").replace(str(secured[2].port), str(b.port))
+        with rpc_transport(on_b) as server_side, rpc_servers(
+            server_side, [om.Target(topic="t", server="b1")], [Recorder("b1")]
+        ), rpc_transport(on_a) as client_side:
+            rpc = om.get_rpc_client(client_side, om.Target(topic="t"), timeout=2)
+            deadline = time.monotonic() + 20
+            while True:  # the routers learn each other's addresses
+                try:
+                    assert rpc.call({}, "echo", value="x")["server"] == "b1"
+                    break
+                except om.MessagingTimeout:
+                    assert time.monotonic() < deadline, "the TLS mesh never routed the call"
+        mesh_links = [line for line in a.log_file.read_text().splitlines()
+                      if "Connection Opened" in line and "container_id=b " in line]
+        assert mesh_links and all("encrypted=TLS" in line and "auth=EXTERNAL user=router"
+                                  in line for line in mesh_links)
+        assert a.warnings() == [] and b.warnings() == []
