@@ -159,7 +159,13 @@ class NatsLink:
             LOG.debug("Abandoned a NATS connection that did not close")
 
     async def _confirm(self, sub) -> None:
-        """Raise when the server refused ``sub`` (its -ERR precedes the flush's PONG)."""
+        """Raise when the server refused ``sub``. Its -ERR precedes the PONG of the flush
+        before this, but nats-py hands it to the error callback in a task of its own: one
+        more round trip makes sure that task has run."""
+        try:
+            await self._nc.flush(timeout=self._settings.connect_timeout)
+        except (TimeoutError, nats_errors.Error):
+            return  # not connected now: the subscription is restored (or refused) later
         if sub.subject in self._refused:
             self._refused.discard(sub.subject)
             await sub.unsubscribe()
