@@ -20,6 +20,7 @@ import oslo_messaging
 from nats import errors as nats_errors
 
 from hybridmsg.drivers.link import Handler, State
+from hybridmsg.drivers.nats.outbox import Outbox, Outgoing
 from hybridmsg.drivers.nats.refusals import connect_refusal, permission_denied
 from hybridmsg.drivers.nats.resend import Resender
 from hybridmsg.drivers.nats.settings import NatsSettings
@@ -61,6 +62,8 @@ class NatsLink:
         self._thread: threading.Thread | None = None
         self._nc: nats.NATS | None = None
         self._resender: Resender | None = None
+        self._outbox = Outbox(self._send)
+        self._pump: asyncio.Task | None = None
         self._connecting = False
         self._refused: set[str] = set()  # subjects the server refused a subscription to
 
@@ -146,6 +149,7 @@ class NatsLink:
         self._connecting = False
         self._nc = nc
         self._resender = Resender(self._reply_address, self._publish)
+        self._pump = self._outbox.start()
         sub = await nc.subscribe(self._resender.wildcard, cb=self._reply_cb)
         await nc.flush(timeout=s.connect_timeout)
         await self._confirm(sub)
@@ -219,6 +223,7 @@ class NatsLink:
         self._thread.join()
 
     async def _close(self) -> None:
+        self._outbox.fail_all("the transport was closed before this message left")
         if self._nc is not None and not self._nc.is_closed:
             await self._nc.close()
 
@@ -238,22 +243,32 @@ class NatsLink:
         self, address: str, body: bytes, reply_to: str | None = None,
         deadline: float | None = None,
     ) -> Future:
-        if deadline is None:
-            return self._submit(self._publish(address, body, reply_to or ""))
-        return self._submit(self._publish_tracked(address, body, reply_to is not None, deadline))
-
-    async def _publish_tracked(
-        self, subject: str, body: bytes, is_call: bool, deadline: float
-    ) -> None:
-        await self._publish(subject, body, self._resender.track(subject, body, deadline, is_call))
+        sent: Future = Future()
+        self._put(Outgoing(address, body, reply_to, deadline, sent))
+        return sent
 
     def reply(self, address: str, body: bytes) -> None:
-        self.publish(address, body).add_done_callback(self._log_lost_reply)
+        self._put(Outgoing(address, body, None, None, None))
 
-    @staticmethod
-    def _log_lost_reply(sent: Future) -> None:
-        if not sent.cancelled() and sent.exception() is not None:
-            LOG.warning("A reply was lost: %s", sent.exception())
+    def _put(self, item: Outgoing) -> None:
+        if self._state is not State.RUNNING:
+            if item.sent is not None:
+                item.sent.set_exception(
+                    oslo_messaging.MessageDeliveryFailure("the NATS connection is closed")
+                )
+            return
+        self._outbox.put(item)
+
+    async def _send(self, item: Outgoing) -> None:
+        """Publish one queued message (I/O thread); calls and casts are tracked so that
+        "no responders" sends them again until their deadline."""
+        if item.deadline is None:
+            await self._publish(item.subject, item.body, item.reply_to or "")
+            return
+        reply = self._resender.track(
+            item.subject, item.body, item.deadline, item.reply_to is not None
+        )
+        await self._publish(item.subject, item.body, reply)
 
     async def _publish(self, subject: str, body: bytes, reply: str) -> None:
         try:
