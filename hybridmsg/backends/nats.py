@@ -23,8 +23,9 @@ import sysconfig
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from hybridmsg.backends.managed import ManagedServer
 from hybridmsg.backends.ports import LOOPBACK, tcp_ready
-from hybridmsg.backends.process import PidFile, ServerProcess
+from hybridmsg.backends.process import ServerProcess
 from hybridmsg.backends.urls import transport_url
 from hybridmsg.errors import MissingBinary
 
@@ -180,15 +181,15 @@ def find_nats_server() -> str:
     return found
 
 
-class NatsServer:
+class NatsServer(ManagedServer):
     """A nats-server run from ``directory`` with the rendered ``cfg``."""
 
+    name = NAME
+
     def __init__(self, cfg: NatsServerConfig, directory: Path) -> None:
-        self.directory = Path(directory)
-        self.pid_file = PidFile(self.directory / f"{NAME}.pid")
+        super().__init__(directory)
         self.config = replace(cfg, pid_file=str(self.pid_file.path))
         self.conf_file = self.directory / f"{NAME}.conf"
-        self._process: ServerProcess | None = None
 
     @property
     def host(self) -> str:
@@ -198,27 +199,18 @@ class NatsServer:
     def port(self) -> int:
         return self.config.port
 
-    @property
-    def pid(self) -> int | None:
-        return self.pid_file.pid
-
-    @property
-    def is_running(self) -> bool:
-        return self._process.is_running if self._process else self.pid_file.alive()
-
     def url(self, user: str, password: str, vhost: str = "") -> str:
         """The ``nats://`` transport URL for ``user`` (contains the password)."""
         return transport_url("nats", self.host, self.port, user, password, vhost)
 
-    def start(self, timeout: float = 10.0) -> None:
-        """Write the config and start; raise ServerStartError/PortInUse/MissingBinary."""
+    def _new_process(self) -> ServerProcess:
         cfg = self.config
         ports = {cfg.port: "NATS client"}
         if cfg.monitoring_port is not None:
             ports[cfg.monitoring_port] = "NATS monitoring"
         if cfg.cluster is not None:
             ports[cfg.cluster.port] = "NATS cluster"
-        process = ServerProcess(
+        return ServerProcess(
             NAME,
             [find_nats_server(), "-c", str(self.conf_file)],
             self.directory,
@@ -227,25 +219,3 @@ class NatsServer:
             host=cfg.host,
             files={self.conf_file.name: render_nats_conf(cfg)},
         )
-        process.start(timeout)
-        self._process = process
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the server started from this directory, by whichever process; idempotent."""
-        if self._process is not None:
-            self._process.stop(timeout)
-            self._process = None
-        else:
-            self.pid_file.stop(timeout)
-
-    def restart(self, timeout: float = 10.0) -> None:
-        """Stop, then start again on the same port and directory."""
-        self.stop(timeout)
-        self.start(timeout)
-
-    def __enter__(self) -> NatsServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()

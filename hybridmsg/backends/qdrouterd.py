@@ -21,8 +21,9 @@ import subprocess
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from hybridmsg.backends.managed import ManagedServer
 from hybridmsg.backends.ports import LOOPBACK, tcp_ready
-from hybridmsg.backends.process import PidFile, ServerProcess
+from hybridmsg.backends.process import ServerProcess
 from hybridmsg.errors import MissingBinary
 
 NAME = "qdrouterd"
@@ -219,28 +220,21 @@ def qdrouterd_version() -> str:
     return done.stdout.strip() or done.stderr.strip() or "unknown"
 
 
-class Qdrouterd:
+class Qdrouterd(ManagedServer):
     """A qdrouterd run from ``directory`` with the rendered ``cfg``."""
 
+    name = NAME
+    start_timeout = 15.0
+
     def __init__(self, cfg: QdrouterdConfig, directory: Path) -> None:
-        self.directory = Path(directory)
-        self.pid_file = PidFile(self.directory / f"{NAME}.pid")
+        super().__init__(directory)
         self.log_file = self.directory / f"{NAME}-router.log"
         self.config = replace(cfg, log_file=str(self.log_file))
         self.conf_file = self.directory / f"{NAME}.conf"
-        self._process: ServerProcess | None = None
 
     @property
     def port(self) -> int:
         return self.config.listeners[0].port
-
-    @property
-    def pid(self) -> int | None:
-        return self.pid_file.pid
-
-    @property
-    def is_running(self) -> bool:
-        return self._process.is_running if self._process else self.pid_file.alive()
 
     def warnings(self) -> list[str]:
         """Warning and error lines the router logged (configuration problems among them)."""
@@ -249,37 +243,14 @@ class Qdrouterd:
         return [line for line in self.log_file.read_text(errors="replace").splitlines()
                 if " (warning) " in line or " (error) " in line or " (critical) " in line]
 
-    def start(self, timeout: float = 15.0) -> None:
-        """Write the config and start; raise ServerStartError/PortInUse/MissingBinary."""
+    def _new_process(self) -> ServerProcess:
         first = self.config.listeners[0]
-        ports = {lst.port: f"qdrouterd {lst.role} listener" for lst in self.config.listeners}
-        process = ServerProcess(
+        return ServerProcess(
             NAME,
             [find_qdrouterd(), "-c", str(self.conf_file)],
             self.directory,
             ready=tcp_ready(first.host, first.port),
-            ports=ports,
+            ports={lst.port: f"qdrouterd {lst.role} listener" for lst in self.config.listeners},
             host=first.host,
             files={self.conf_file.name: render_qdrouterd_conf(self.config)},
         )
-        process.start(timeout)
-        self._process = process
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the router started from this directory, by whichever process; idempotent."""
-        if self._process is not None:
-            self._process.stop(timeout)
-            self._process = None
-        else:
-            self.pid_file.stop(timeout)
-
-    def restart(self, timeout: float = 15.0) -> None:
-        self.stop(timeout)
-        self.start(timeout)
-
-    def __enter__(self) -> Qdrouterd:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
