@@ -12,6 +12,6 @@ export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -q
 $sudo apt-get install -y -q rabbitmq-server python3 python3-venv
 python3 -m venv .venv
-.venv/bin/python -m pip install -q -e '.[test]'
+.venv/bin/python -m pip install -q -e '.[test,bench]'
 .venv/bin/hybridmsg up --mode "$mode"
 .venv/bin/hybridmsg check
