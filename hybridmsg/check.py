@@ -2,7 +2,9 @@
 
 For each service, on its own transport URLs: an RPC ``call``, a ``cast`` and a ``fanout``
 to two RPC servers (threading executor) in this process, and, when the mode keeps
-notifications, one notification received by a listener. Every step is bounded by a timeout.
+notifications, one notification received by a listener. For each notification reader:
+one notification of every service (sent with the service's URL) received by a listener
+with the reader's URL on that service's vhost. Every step is bounded by a timeout.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from oslo_config import cfg
 
 from hybridmsg.errors import CheckFailed
 from hybridmsg.plan import mask_url
+from hybridmsg.readers import CHECK_TOPIC, ReaderConfig
 from hybridmsg.services import ServiceConfig
 
-TOPIC = "hybridmsg_check"
+TOPIC = CHECK_TOPIC
 SERVERS = ("check-1", "check-2")
 STEPS = ("call", "cast", "fanout", "notify")
 
@@ -65,10 +68,10 @@ class _Recorder:
     def info(self, ctxt, publisher_id, event_type, payload, metadata) -> None:
         self.record(ctxt, payload.get("token", ""))
 
-    def wait_for(self, token: str, timeout: float) -> None:
+    def wait_for(self, token: str, timeout: float, what: str = "message") -> None:
         with self._changed:
             if not self._changed.wait_for(lambda: token in self._seen, timeout):
-                raise TimeoutError(f"no message within {timeout:g} s")
+                raise TimeoutError(f"no {what} within {timeout:g} s")
 
 
 def check_service(config: ServiceConfig, timeout: float) -> ServiceResult:
@@ -78,7 +81,10 @@ def check_service(config: ServiceConfig, timeout: float) -> ServiceResult:
         with ExitStack() as stack:
             steps, servers = _rpc_steps(stack, config.self_contained(config.rpc_url), timeout)
             if config.notification_url:
-                notify, listener = _notify_step(stack, config, timeout)
+                listen = send = config.self_contained(config.notification_url)
+                notify, listener = _notify_step(
+                    stack, listen, send, config.notification_driver, timeout
+                )
                 steps["notify"], servers = notify, [*servers, listener]
             stack.enter_context(_running(servers, timeout))
             outcomes = tuple((name, _timed(step, timeout)) for name, step in steps.items())
@@ -86,6 +92,45 @@ def check_service(config: ServiceConfig, timeout: float) -> ServiceResult:
         failed = Outcome(ok=False, ms=None, error=_reason(exc))
         outcomes = tuple((step, failed) for step in wanted)
     return ServiceResult(config.service, outcomes)
+
+
+def reader_label(reader: str) -> str:
+    """How a reader's row is named in the table."""
+    return f"{reader} (reader)"
+
+
+def check_reader(
+    config: ReaderConfig, services: list[ServiceConfig], timeout: float
+) -> ServiceResult:
+    """The ``notify`` step of a reader: one notification of each service reaches it."""
+    senders = {service.service: service for service in services}
+    label = reader_label(config.reader)
+    try:
+        with ExitStack() as stack:
+            steps, listeners = [], []
+            for name, url in config.urls:
+                sender = senders[name]
+                assert sender.notification_url is not None  # the mode keeps notifications
+                step, listener = _notify_step(
+                    stack,
+                    config.self_contained(url),
+                    sender.self_contained(sender.notification_url),
+                    sender.notification_driver,
+                    timeout,
+                    what=f"notification of {name}",
+                )
+                steps.append(step)
+                listeners.append(listener)
+            stack.enter_context(_running(listeners, timeout))
+
+            def read_all() -> None:
+                for step in steps:
+                    step()
+
+            outcome = _timed(read_all, timeout * max(len(steps), 1))
+    except Exception as exc:
+        outcome = Outcome(ok=False, ms=None, error=_reason(exc))
+    return ServiceResult(label, (("notify", outcome),))
 
 
 def check_all(
@@ -180,26 +225,33 @@ def _rpc_steps(stack: ExitStack, url: str, timeout: float) -> tuple[dict[str, St
     return {"call": call, "cast": cast, "fanout": fan}, servers
 
 
-def _notify_step(stack: ExitStack, config: ServiceConfig, timeout: float) -> tuple[Step, object]:
-    """The notify step, and the notification listener it needs running."""
+def _notify_step(
+    stack: ExitStack,
+    listen_url: str,
+    send_url: str,
+    driver: str,
+    timeout: float,
+    what: str = "message",
+) -> tuple[Step, object]:
+    """The notify step (sent on ``send_url``, received on ``listen_url``), and the
+    notification listener it needs running."""
     token = uuid.uuid4().hex
     get = oslo_messaging.get_notification_transport
-    url = config.self_contained(config.notification_url)
-    transport = stack.enter_context(_transport(get, url, timeout))
+    transport = stack.enter_context(_transport(get, listen_url, timeout))
+    sending = transport
+    if send_url != listen_url:
+        sending = stack.enter_context(_transport(get, send_url, timeout))
     recorder = _Recorder()
     listener = oslo_messaging.get_notification_listener(
         transport, [oslo_messaging.Target(topic=TOPIC)], [recorder], executor="threading"
     )
     notifier = oslo_messaging.Notifier(
-        transport,
-        publisher_id="hybridmsg.check",
-        driver=config.notification_driver,
-        topics=[TOPIC],
+        sending, publisher_id="hybridmsg.check", driver=driver, topics=[TOPIC]
     )
 
     def notify() -> None:
         notifier.info({}, "hybridmsg.check", {"token": token})
-        recorder.wait_for(token, timeout)
+        recorder.wait_for(token, timeout, what)
 
     return notify, listener
 

@@ -27,6 +27,14 @@ def _services(text: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
+def _reader(text: str) -> tuple[str, tuple[str, ...]]:
+    """``NAME`` or ``NAME:TOPIC,TOPIC`` -> (name, topics)."""
+    name, _, topics = text.partition(":")
+    if not name.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} names no reader; use NAME or NAME:TOPIC,...")
+    return name.strip(), _services(topics)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
     parser = argparse.ArgumentParser(
@@ -69,6 +77,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="services to configure (default: the current ones, else "
         f"{','.join(DEFAULT_SERVICES)})",
     )
+    readers = up.add_mutually_exclusive_group()
+    readers.add_argument(
+        "--reader",
+        dest="readers",
+        action="append",
+        type=_reader,
+        metavar="NAME[:TOPIC,...]",
+        help="a notification reader (e.g. telemetry): its own user, allowed to read the "
+        "notifications of every service (topics: default notifications) and nothing else; "
+        "repeat for more (default: the current readers, else none)",
+    )
+    readers.add_argument(
+        "--no-readers",
+        dest="readers",
+        action="store_const",
+        const=[],
+        help="remove every notification reader",
+    )
     tls = up.add_mutually_exclusive_group()
     tls.add_argument(
         "--no-tls",
@@ -97,9 +123,15 @@ def build_parser() -> argparse.ArgumentParser:
             "(give --ca-file, --cert-file and --key-file together)",
         )
     command("status", "show what runs, where, and for which services")
-    config = command("config", "print a service's oslo.messaging config snippet (with password)")
-    config.add_argument("service", help="e.g. nova")
-    check = command("check", "prove the deployment with real RPC and notification traffic")
+    config = command(
+        "config",
+        "print a service's or notification reader's oslo.messaging config snippet (with password)",
+    )
+    config.add_argument("service", help="e.g. nova, or a reader such as telemetry")
+    check = command(
+        "check",
+        "prove the deployment with real RPC and notification traffic (readers included)",
+    )
     check.add_argument(
         "--timeout",
         type=float,

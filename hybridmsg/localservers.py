@@ -3,6 +3,8 @@
 ``local_server(plan, backend, directory)`` gives the one-node server of ``backend``
 (a private RabbitMQ node, a nats-server or a qdrouterd) with the plan's service accounts, ready to
 ``start``, ``stop``, ``refresh`` (bring a running server's users up to date) and inspect.
+Notification readers have an account on RabbitMQ only (see :mod:`hybridmsg.readers`);
+every server accepts messages up to :data:`~hybridmsg.backends.MAX_MESSAGE_SIZE`.
 """
 
 from __future__ import annotations
@@ -10,11 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
+from hybridmsg.backends import MAX_MESSAGE_SIZE
 from hybridmsg.backends.nats import (
     NatsServer,
     NatsServerConfig,
     NatsTLS,
     NatsUser,
+    hash_password,
+    password_hashes,
     render_nats_conf,
 )
 from hybridmsg.backends.ports import LOOPBACK
@@ -27,11 +32,17 @@ from hybridmsg.backends.qdrouterd import (
     render_qdrouterd_conf,
     vhost_patterns,
 )
-from hybridmsg.backends.rabbitmq import RabbitDefinitions, RabbitNodeConfig, RabbitTLS
+from hybridmsg.backends.rabbitmq import (
+    RabbitDefinitions,
+    RabbitNodeConfig,
+    RabbitTLS,
+    RabbitUser,
+)
 from hybridmsg.backends.rabbitmq_node import RabbitNode
 from hybridmsg.drivers.nats.addressing import NatsAddressing
 from hybridmsg.errors import PlanError
 from hybridmsg.plan import TLS, Backend, BackendKind, Node, Plan
+from hybridmsg.readers import rabbit_reader_permissions
 
 
 class LocalServer(Protocol):
@@ -70,7 +81,8 @@ def local_server(plan: Plan, backend: Backend, directory: Path) -> LocalServer:
 
 
 class LocalRabbit:
-    """A private RabbitMQ node with one user and vhost per service."""
+    """A private RabbitMQ node with one user and vhost per service, and one user per
+    notification reader allowed to read notifications only, on every service's vhost."""
 
     start_timeout = 90.0
 
@@ -79,10 +91,7 @@ class LocalRabbit:
         self.backend = backend
         self.title = f"RabbitMQ node {node.name}"
         self.address = node.address
-        accounts = [(s.user, s.password, s.vhost) for s in plan.services]
-        self.node = RabbitNode(
-            _rabbit_config(node, plan.tls), directory, RabbitDefinitions.for_accounts(accounts)
-        )
+        self.node = RabbitNode(_rabbit_config(node, plan.tls), directory, rabbit_definitions(plan))
 
     @property
     def pid(self) -> int | None:
@@ -108,6 +117,23 @@ class LocalRabbit:
             self.node.apply_definitions(self.node.definitions)
 
 
+def rabbit_definitions(plan: Plan) -> RabbitDefinitions:
+    """The plan's users, vhosts and permissions on RabbitMQ: services, then readers."""
+    services = RabbitDefinitions.for_accounts((s.user, s.password, s.vhost) for s in plan.services)
+    permissions, topic_permissions = [], []
+    for reader in plan.readers:
+        allowed, topics = rabbit_reader_permissions(plan, reader)
+        permissions += allowed
+        topic_permissions += topics
+    readers = tuple(RabbitUser.with_password(r.user, r.password) for r in plan.readers)
+    return RabbitDefinitions(
+        users=services.users + readers,
+        vhosts=services.vhosts,
+        permissions=services.permissions + tuple(permissions),
+        topic_permissions=tuple(topic_permissions),
+    )
+
+
 def _rabbit_config(node: Node, tls: TLS | None) -> RabbitNodeConfig:
     name, _, host = node.name.partition("@")
     if host != "localhost" or node.cluster_port is None:
@@ -123,11 +149,16 @@ def _rabbit_config(node: Node, tls: TLS | None) -> RabbitNodeConfig:
         tls=None
         if tls is None
         else RabbitTLS(tls.cert_file, tls.key_file, tls.ca_file, tls.mutual, tls.mutual),
+        max_message_size=MAX_MESSAGE_SIZE,
     )
 
 
 class LocalNats:
-    """A nats-server where each service's user may use only its own vhost's subjects."""
+    """A nats-server where each service's user may use only its own vhost's subjects.
+
+    Its config holds bcrypt hashes, not passwords; a hash already in the config is kept
+    while the password is the same, so that rendering again changes nothing.
+    """
 
     start_timeout = 15.0
 
@@ -136,17 +167,27 @@ class LocalNats:
         self.backend = backend
         self.title = "nats-server"
         self.address = node.address
+        try:
+            hashes = password_hashes((directory / NatsServer.conf_name).read_text())
+        except OSError:
+            hashes = {}
         users = tuple(
-            NatsUser(s.user, s.password, publish=(space,), subscribe=(space,))
+            NatsUser(
+                s.user,
+                hash_password(s.password, hashes.get(s.user)),
+                publish=(space,),
+                subscribe=(space,),
+            )
             for s in plan.services
             for space in (NatsAddressing(vhost=s.vhost).namespace(),)
         )
         tls = None
         if plan.tls is not None:
             tls = NatsTLS(plan.tls.cert_file, plan.tls.key_file, plan.tls.ca_file, plan.tls.mutual)
-        self._server = NatsServer(
-            NatsServerConfig(port=node.port, host=node.host, users=users, tls=tls), directory
+        config = NatsServerConfig(
+            port=node.port, host=node.host, users=users, tls=tls, max_payload=MAX_MESSAGE_SIZE
         )
+        self._server = NatsServer(config, directory)
 
     @property
     def pid(self) -> int | None:

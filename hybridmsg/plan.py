@@ -1,9 +1,11 @@
 """The deployment model: one validated, frozen description of a deployment.
 
 A :class:`Plan` says which mode runs (which backend carries RPC, which carries
-notifications), what each backend is (a list of nodes) and which services use it (one user
-and one vhost per service). Backend configurations and every service's oslo.messaging
-snippet are derived from it; nothing is configured twice. Pure: no I/O here.
+notifications), what each backend is (a list of nodes), which services use it (one user
+and one vhost per service) and which notification readers (e.g. telemetry: one user that
+may only read the notifications of every service) there are. Backend configurations and
+every service's and reader's oslo.messaging snippet are derived from it; nothing is
+configured twice. Pure: no I/O here.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ from urllib.parse import quote
 from hybridmsg.errors import PlanError, UnknownService
 
 DEFAULT_SERVICES = ("nova", "neutron", "cinder", "glance", "heat", "keystone")
+#: What a reader reads unless told otherwise: oslo's default notification topic.
+DEFAULT_READER_TOPICS = ("notifications",)
 MASK = "***"
 
 _NAME = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 _VHOST = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_TOPIC = re.compile(r"[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64}){0,7}")
 _CREDENTIALS = re.compile(r"(?<=[/,])([^:/@,]*):[^@/,]*@")
 _E = TypeVar("_E", bound=StrEnum)
 
@@ -150,6 +155,45 @@ class Service:
 
 
 @dataclass(frozen=True)
+class Reader:
+    """A notification reader (e.g. telemetry): its own user, allowed to read the
+    notification ``topics`` of every service's vhost and nothing else: no RPC, no
+    publishing. Two readers never share a topic (oslo's listener consumes one queue per
+    topic and priority: they would split the notifications between them)."""
+
+    name: str
+    user: str
+    password: str = field(repr=False)
+    topics: tuple[str, ...] = DEFAULT_READER_TOPICS
+
+    def __post_init__(self) -> None:
+        if not _NAME.fullmatch(self.name):
+            raise PlanError(
+                f"reader name {self.name!r} must be lowercase letters, digits, '-' or '_'"
+            )
+        if not _VHOST.fullmatch(self.user):
+            raise PlanError(
+                f"reader {self.name}: user {self.user!r} must be 1-64 letters, digits, '-' or '_'"
+            )
+        if not self.password:
+            raise PlanError(f"reader {self.name} has an empty password; set one")
+        if not isinstance(self.topics, tuple) or not self.topics:
+            raise PlanError(f"reader {self.name} reads no topic; name at least one")
+        for topic in self.topics:
+            if not isinstance(topic, str) or not _TOPIC.fullmatch(topic):
+                raise PlanError(
+                    f"reader {self.name}: topic {topic!r} must be words of letters, digits, "
+                    "'-' or '_' joined by '.'"
+                )
+        _require_unique(list(self.topics), f"reader {self.name} topic")
+
+    def url(self, backend: Backend, vhost: str, *, masked: bool = False) -> str:
+        """This reader's transport URL on ``backend`` for the vhost ``vhost``."""
+        url = backend.url(self.user, self.password, vhost)
+        return mask_url(url) if masked else url
+
+
+@dataclass(frozen=True)
 class TLS:
     """TLS on every listener of the plan's servers, as absolute file paths.
 
@@ -182,7 +226,8 @@ class TLS:
 
 @dataclass(frozen=True)
 class Plan:
-    """A whole deployment: mode, backends and services, validated on construction.
+    """A whole deployment: mode, backends, services and notification readers, validated
+    on construction.
 
     ``tls`` None means plain connections.
     """
@@ -192,6 +237,7 @@ class Plan:
     rabbitmq: Backend | None = None
     router: Backend | None = None
     tls: TLS | None = None
+    readers: tuple[Reader, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.mode, Mode):
@@ -209,6 +255,18 @@ class Plan:
             raise PlanError("the plan has no services; name at least one")
         _require_unique([s.name for s in self.services], "service name")
         _require_unique([s.user for s in self.services], "service user")
+        accounts = (*self.services, *self.readers)
+        _require_unique([a.name for a in accounts], "service or reader name")
+        _require_unique([a.user for a in accounts], "service or reader user")
+        readers_of: dict[str, str] = {}
+        for reader in self.readers:
+            for topic in reader.topics:
+                if topic in readers_of:
+                    raise PlanError(
+                        f"readers {readers_of[topic]} and {reader.name} both read topic "
+                        f"{topic!r}; they would split its notifications: give each its own"
+                    )
+                readers_of[topic] = reader.name
         if self.router and self.router.kind.needs_client_certificates and not (
             self.tls and self.tls.mutual
         ):
@@ -237,6 +295,18 @@ class Plan:
     def service_names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.services)
 
+    @property
+    def reader_names(self) -> tuple[str, ...]:
+        return tuple(r.name for r in self.readers)
+
+    def reader(self, name: str) -> Reader:
+        """The reader called ``name``; UnknownService lists the known ones."""
+        for reader in self.readers:
+            if reader.name == name:
+                return reader
+        known = ", ".join(self.reader_names) or "none"
+        raise UnknownService(f"unknown reader {name!r}; known readers: {known}")
+
     def service(self, name: str) -> Service:
         """The service called ``name``; UnknownService lists the known ones."""
         for service in self.services:
@@ -260,6 +330,10 @@ def plan_from_dict(data: dict[str, Any]) -> Plan:
             rabbitmq=_backend_from_dict(data.get("rabbitmq")),
             router=_backend_from_dict(data.get("router")),
             tls=TLS(**data["tls"]) if data.get("tls") else None,
+            readers=tuple(
+                Reader(**(r | {"topics": tuple(r.get("topics") or ())}))
+                for r in data.get("readers") or ()
+            ),
         )
     except (KeyError, TypeError) as exc:
         raise PlanError(f"the plan is malformed ({exc!r}); fix or remove it") from exc

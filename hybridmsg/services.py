@@ -56,9 +56,14 @@ class ServiceConfig:
     def self_contained(self, url: str) -> str:
         """``url`` with this service's options for its driver in the query (the URL form,
         which every driver honours as it would the option group), e.g. ``...?ssl=true``."""
-        group = f"oslo_messaging_{url.partition('://')[0]}"
-        query = urlencode([(option, value) for g, option, value in self.options if g == group])
-        return f"{url}?{query}" if query else url
+        return self_contained(url, self.options)
+
+
+def self_contained(url: str, options: tuple[tuple[str, str, str], ...]) -> str:
+    """``url`` with the ``options`` (group, option, value) of its driver in the query."""
+    group = f"oslo_messaging_{url.partition('://')[0]}"
+    query = urlencode([(option, value) for g, option, value in options if g == group])
+    return f"{url}?{query}" if query else url
 
 
 def service_config(plan: Plan, name: str, *, masked: bool = False) -> ServiceConfig:

@@ -1,9 +1,9 @@
 """The local stack: a plan's servers run on loopback, kept in one state directory.
 
 The state directory holds ``plan.json`` (the plan, passwords included, 0600),
-``services/NAME.conf`` (each service's oslo.messaging snippet, 0600) and one directory
-per backend (``rabbitmq/``, ``nats/``) with its config, data, log and pid file, so that
-``down`` and ``status`` find the servers again from any process.
+``services/NAME.conf`` (each service's and notification reader's oslo.messaging snippet,
+0600) and one directory per backend (``rabbitmq/``, ``nats/``) with its config, data, log
+and pid file, so that ``down`` and ``status`` find the servers again from any process.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from hybridmsg.certs import ensure_certificates, local_tls
 from hybridmsg.errors import NotDeployed, PlanError
 from hybridmsg.localservers import LocalServer, local_server
 from hybridmsg.plan import (
+    DEFAULT_READER_TOPICS,
     DEFAULT_SERVICES,
     TLS,
     Backend,
@@ -29,15 +30,19 @@ from hybridmsg.plan import (
     Mode,
     Node,
     Plan,
+    Reader,
     Service,
     plan_from_dict,
 )
+from hybridmsg.readers import ReaderConfig, parse_reader, reader_config, render_reader
 from hybridmsg.services import ServiceConfig, parse, render, service_config
 
 STATE_DIR_ENV = "HYBRIDMSG_STATE_DIR"
 Progress = Callable[..., None]  # print-like: progress(text, end="")
 #: Renders a service's snippet from the plan: (plan, service name) -> text.
 Snippet = Callable[[Plan, str], str]
+#: Notification readers as asked for: (name, topics); no topics: as before, else the default.
+ReaderRequest = tuple[str, tuple[str, ...]]
 
 
 def plain_snippet(plan: Plan, name: str) -> str:
@@ -65,26 +70,46 @@ def local_plan(
     router: BackendKind = BackendKind.NATS,
     previous: Plan | None = None,
     tls: TLS | None = None,
+    readers: Sequence[ReaderRequest] | None = None,
 ) -> Plan:
     """The plan of a one-node stack on loopback for ``mode``, with ``tls`` on every server.
 
-    What ``previous`` already has is kept (service passwords, backend ports), so that
-    services stay configured; what is new gets a free port or a generated password.
+    What ``previous`` already has is kept (service and reader passwords, backend ports), so
+    that services and readers stay configured; what is new gets a free port or a generated
+    password. ``readers`` None keeps the previous readers.
     """
     names = services or (previous.service_names if previous else DEFAULT_SERVICES)
     known = {s.name: s for s in previous.services} if previous else {}
     accounts = tuple(known.get(name) or _new_service(name) for name in names)
+    reading = previous.readers if previous else ()
+    if readers is not None:
+        reading = tuple(_reader(name, topics, previous) for name, topics in readers)
     rabbitmq = router_backend = None
     if mode.needs_rabbitmq:
         rabbitmq = (previous and previous.rabbitmq) or _new_rabbitmq()
     if mode.needs_router:
         kept = previous.router if previous else None
         router_backend = kept if kept and kept.kind is router else _new_router(router)
-    return Plan(mode=mode, services=accounts, rabbitmq=rabbitmq, router=router_backend, tls=tls)
+    return Plan(
+        mode=mode,
+        services=accounts,
+        rabbitmq=rabbitmq,
+        router=router_backend,
+        tls=tls,
+        readers=reading,
+    )
 
 
 def _new_service(name: str) -> Service:
     return Service(name=name, user=name, vhost=name, password=secrets.token_urlsafe(24))
+
+
+def _reader(name: str, topics: tuple[str, ...], previous: Plan | None) -> Reader:
+    """Reader ``name`` as before (password, and topics unless ``topics`` are given)."""
+    before = {r.name: r for r in previous.readers}.get(name) if previous else None
+    if before is None:
+        before = Reader(name, name, secrets.token_urlsafe(24), DEFAULT_READER_TOPICS)
+    return Reader(before.name, before.user, before.password, topics or before.topics)
 
 
 def _new_rabbitmq() -> Backend:
@@ -157,16 +182,19 @@ class Stack:
         progress: Progress = print,
         snippet: Snippet = plain_snippet,
         tls: TLSChoice | None = None,
+        readers: Sequence[ReaderRequest] | None = None,
     ) -> Plan:
         """Bring the stack to ``mode`` (default: the current one, else hybrid).
 
         Servers the new plan no longer needs are stopped first, then the plan and the
         service snippets (rendered by ``snippet``) are written, then every server of the
-        plan is started or, when it already runs, brought up to date.
+        plan is started or, when it already runs, brought up to date. ``readers`` None
+        keeps the notification readers of the current plan.
         """
         previous = self.load()
         mode = mode or (previous.mode if previous else Mode.HYBRID)
-        plan = local_plan(mode, services, router, previous, self._tls(tls, previous, router))
+        tls_files = self._tls(tls, previous, router)
+        plan = local_plan(mode, services, router, previous, tls_files, readers)
         if previous:
             for old in self._servers(previous):
                 if old.backend not in plan.backends and old.is_running:
@@ -242,13 +270,19 @@ class Stack:
     def read_config(self, service: str) -> ServiceConfig:
         """A service's config as written to its snippet file (what the service reads)."""
         self.plan().service(service)  # unknown service: the error lists the known ones
+        return parse(service, self._snippet_text(service))
+
+    def read_reader_config(self, reader: str) -> ReaderConfig:
+        """A notification reader's config as written to its snippet file."""
+        plan = self.plan()
+        plan.reader(reader)  # unknown reader: the error lists the known ones
+        return parse_reader(plan, reader, self._snippet_text(reader))
+
+    def _snippet_text(self, name: str) -> str:
         try:
-            text = self.snippet_file(service).read_text()
+            return self.snippet_file(name).read_text()
         except FileNotFoundError:
-            raise NotDeployed(
-                f"{self.snippet_file(service)} is missing; run: hybridmsg up"
-            ) from None
-        return parse(service, text)
+            raise NotDeployed(f"{self.snippet_file(name)} is missing; run: hybridmsg up") from None
 
     def server(self, plan: Plan, backend: Backend) -> LocalServer:
         """The local server of one backend of ``plan``."""
@@ -258,12 +292,15 @@ class Stack:
         return [self.server(plan, b) for b in plan.backends]
 
     def write(self, plan: Plan, snippet: Snippet = plain_snippet) -> None:
-        """Store ``plan`` and every service snippet (0600); drop snippets of removed services."""
+        """Store ``plan`` and every service and reader snippet (0600); drop snippets of
+        removed services and readers."""
         self.state_dir.mkdir(mode=0o711, parents=True, exist_ok=True)
         self.services_dir.mkdir(mode=0o700, exist_ok=True)
         write_private(self.plan_file, json.dumps(plan.to_dict(), indent=2) + "\n")
         for name in plan.service_names:
             write_private(self.snippet_file(name), snippet(plan, name))
+        for name in plan.reader_names:
+            write_private(self.snippet_file(name), render_reader(reader_config(plan, name)))
         for stale in self.services_dir.glob("*.conf"):
-            if stale.stem not in plan.service_names:
+            if stale.stem not in (*plan.service_names, *plan.reader_names):
                 stale.unlink()

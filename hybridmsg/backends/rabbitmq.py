@@ -2,14 +2,16 @@
 
 Pure functions, frozen dataclasses in, text out:
 
-* ``RabbitNodeConfig(name, port, dist_port, host, tls)`` -> ``render_rabbitmq_conf(cfg,
-  definitions_file)``: one loopback listener (plain, or TLS only), ``loopback_users =
-  none``, and ``load_definitions`` so users exist from the first boot.
+* ``RabbitNodeConfig(name, port, dist_port, host, tls, max_message_size)`` ->
+  ``render_rabbitmq_conf(cfg, definitions_file)``: one loopback listener (plain, or TLS
+  only), ``loopback_users = none``, an optional ``max_message_size`` and
+  ``load_definitions`` so users exist from the first boot.
 * ``RabbitUser.with_password(name, password, tags)`` hashes the password at once
   (``hash_password``: rabbit_password_hashing_sha256, base64(salt + sha256(salt +
   password)) with a random 4-byte salt), so no plain password is kept or rendered.
-* ``RabbitDefinitions(users, vhosts, permissions)`` -> ``render_definitions(defs)`` (JSON);
-  ``RabbitDefinitions.for_accounts([(user, password, vhost), ...])`` for the usual case.
+* ``RabbitDefinitions(users, vhosts, permissions, topic_permissions)`` ->
+  ``render_definitions(defs)`` (JSON); ``RabbitDefinitions.for_accounts([(user, password,
+  vhost), ...])`` for the usual case.
 
 Running a node is :mod:`hybridmsg.backends.rabbitmq_node`.
 """
@@ -60,12 +62,25 @@ class RabbitPermission:
 
 
 @dataclass(frozen=True)
+class RabbitTopicPermission:
+    """``user``'s routing keys on the topic exchange ``exchange`` of ``vhost``: ``write``
+    limits what it may publish with, ``read`` what it may bind a queue with."""
+
+    user: str
+    vhost: str
+    exchange: str
+    write: str = ".*"
+    read: str = ".*"
+
+
+@dataclass(frozen=True)
 class RabbitDefinitions:
     """What to create on a node; importing is additive (nothing is deleted)."""
 
     users: tuple[RabbitUser, ...] = ()
     vhosts: tuple[str, ...] = ()
     permissions: tuple[RabbitPermission, ...] = ()
+    topic_permissions: tuple[RabbitTopicPermission, ...] = ()
 
     @classmethod
     def for_accounts(cls, accounts: Iterable[tuple[str, str, str]]) -> RabbitDefinitions:
@@ -94,6 +109,8 @@ class RabbitNodeConfig:
     """One node: its Erlang name, AMQP port and Erlang distribution port.
 
     With ``tls``, ``port`` is a TLS listener and the node has no plain AMQP listener.
+    ``max_message_size`` (bytes): a larger message closes the publisher's channel with
+    ``PRECONDITION_FAILED``; None keeps RabbitMQ's own limit.
     """
 
     name: str = "hybridmsg"
@@ -101,6 +118,7 @@ class RabbitNodeConfig:
     dist_port: int = 25672
     host: str = LOOPBACK
     tls: RabbitTLS | None = None
+    max_message_size: int | None = None
 
     @property
     def nodename(self) -> str:
@@ -123,6 +141,7 @@ def render_rabbitmq_conf(cfg: RabbitNodeConfig, definitions_file: str | None = N
         "listeners.tcp.default": listener if cfg.tls is None else None,
         "listeners.tcp": None if cfg.tls is None else "none",
         "loopback_users": "none",
+        "max_message_size": cfg.max_message_size,
         "load_definitions": definitions_file,
     }
     tls = cfg.tls
@@ -162,6 +181,16 @@ def render_definitions(defs: RabbitDefinitions) -> str:
                 "read": perm.read,
             }
             for perm in defs.permissions
+        ],
+        "topic_permissions": [
+            {
+                "user": perm.user,
+                "vhost": perm.vhost,
+                "exchange": perm.exchange,
+                "write": perm.write,
+                "read": perm.read,
+            }
+            for perm in defs.topic_permissions
         ],
     }
     return json.dumps(document, indent=2) + "\n"

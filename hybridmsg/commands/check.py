@@ -1,10 +1,18 @@
-"""``hybridmsg check``: real call, cast, fanout and notification traffic for every service."""
+"""``hybridmsg check``: real call, cast, fanout and notification traffic for every service,
+and one notification of every service for every notification reader."""
 
 from __future__ import annotations
 
 import argparse
 
-from hybridmsg.check import check_all, failure_lines, format_row, raise_on_failure
+from hybridmsg.check import (
+    check_all,
+    check_reader,
+    failure_lines,
+    format_row,
+    raise_on_failure,
+    reader_label,
+)
 from hybridmsg.errors import CheckFailed
 from hybridmsg.stack import Stack
 
@@ -16,14 +24,23 @@ def run(args: argparse.Namespace) -> int:
     if stopped:
         raise CheckFailed(f"{', '.join(stopped)} not running; start with: hybridmsg up")
     configs = [stack.read_config(name) for name in plan.service_names]
-    width = max(len(name) for name in plan.service_names) + 2
+    readers = plan.reader_names if plan.notification_backend else ()
+    labels = [*plan.service_names, *(reader_label(name) for name in readers)]
+    width = max(len(label) for label in labels) + 2
     print(f"{plan.mode} mode, each step within {args.timeout:g} s")
     print(format_row(None, width))
-    results = check_all(
-        configs, args.timeout, on_result=lambda result: print(format_row(result, width), flush=True)
-    )
+
+    def show(result):
+        print(format_row(result, width), flush=True)
+
+    results = check_all(configs, args.timeout, on_result=show)
+    for name in readers:
+        results.append(check_reader(stack.read_reader_config(name), configs, args.timeout))
+        show(results[-1])
     for result in results:
         for line in failure_lines(result):
             print(line)
+    if plan.readers and not readers:
+        print(f"readers {', '.join(plan.reader_names)}: nothing to read in {plan.mode} mode")
     raise_on_failure(results)
     return 0

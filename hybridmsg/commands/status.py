@@ -30,4 +30,9 @@ def run(args: argparse.Namespace) -> int:
             "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
     print(f"services: {', '.join(plan.service_names)}")
+    if plan.readers:
+        print(
+            f"notification readers: {', '.join(plan.reader_names)}"
+            + ("" if plan.notification_backend else f" (nothing to read in {plan.mode} mode)")
+        )
     return 0 if all(s.running for s in servers) else 1

@@ -1,4 +1,5 @@
-"""``hybridmsg up``: start the servers of a mode and write every service's config."""
+"""``hybridmsg up``: start the servers of a mode and write every service's and reader's
+config."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 from hybridmsg.errors import UsageError
 from hybridmsg.plan import TLS, BackendKind, Mode
+from hybridmsg.readers import reader_config
 from hybridmsg.services import service_config
 from hybridmsg.stack import Stack, TLSChoice
 
@@ -37,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
         services=args.services,
         router=BackendKind(args.router),
         tls=tls_choice(args),
+        readers=args.readers,
     )
     rpc, notifications = plan.rpc_backend.kind, plan.notification_backend
     print(
@@ -54,5 +57,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {name:<10} rpc {config.rpc_url}")
         if config.notification_url:
             print(f"  {'':<10} notify {config.notification_url}")
-    print(f"service configs in {stack.services_dir}/ (or: hybridmsg config SERVICE)")
+    for name in plan.reader_names:
+        config = reader_config(plan, name, masked=True)
+        if not config.urls:
+            print(f"  {name:<10} reader: nothing to read ({plan.mode} mode keeps no notifications)")
+        for service, url in config.urls:
+            print(f"  {name:<10} reads {service} {url}")
+            name = ""
+    print(f"configs in {stack.services_dir}/ (or: hybridmsg config NAME)")
     return 0

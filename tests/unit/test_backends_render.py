@@ -7,13 +7,17 @@ import hashlib
 import json
 import socket
 
+import bcrypt
 import pytest
 
 from hybridmsg.backends.nats import (
+    BCRYPT_COST,
     NatsCluster,
     NatsServerConfig,
     NatsTLS,
     NatsUser,
+    hash_password,
+    password_hashes,
     quote,
     render_nats_conf,
 )
@@ -24,11 +28,12 @@ from hybridmsg.backends.rabbitmq import (
     RabbitNodeConfig,
     RabbitPermission,
     RabbitTLS,
+    RabbitTopicPermission,
     RabbitUser,
-    hash_password,
     render_definitions,
     render_rabbitmq_conf,
 )
+from hybridmsg.backends.rabbitmq import hash_password as rabbit_hash
 from hybridmsg.backends.urls import transport_url
 from hybridmsg.errors import PortInUse
 
@@ -105,6 +110,24 @@ def test_nats_conf_lines(config, expected):
         assert line in lines
 
 
+def test_nats_password_hash_is_bcrypt_and_kept_while_the_password_is_the_same():
+    hashed = hash_password("s3cret")
+    assert hashed.startswith(f"$2a${BCRYPT_COST:02d}$")
+    assert bcrypt.checkpw(b"s3cret", hashed.encode())
+    assert hash_password("s3cret", hashed) == hashed
+    assert hash_password("other", hashed) != hashed
+    assert hash_password("s3cret", "s3cret") != "s3cret"  # a plain previous is not kept
+
+
+def test_nats_conf_with_hashes_holds_no_password_and_reads_back():
+    users = (NatsUser("nova", hash_password("s3cret")), NatsUser('gl"ance', hash_password("pw")))
+    conf = render_nats_conf(NatsServerConfig(port=1, users=users))
+    assert "s3cret" not in conf
+    assert password_hashes(conf) == {"nova": users[0].password, 'gl"ance': users[1].password}
+    plain = render_nats_conf(NatsServerConfig(port=1, users=(NatsUser("nova", "s3cret"),)))
+    assert password_hashes(plain) == {}
+
+
 def test_unrestricted_nats_user_has_no_permissions_block():
     conf = render_nats_conf(NatsServerConfig(port=1, users=(NatsUser("a", "b"),)))
     assert "permissions" not in conf
@@ -154,6 +177,11 @@ def test_rabbitmq_tls_lines(tls, expected):
     assert not any(line.startswith("load_definitions") for line in lines)
 
 
+def test_rabbitmq_conf_message_size_limit():
+    conf = render_rabbitmq_conf(RabbitNodeConfig(port=5700, max_message_size=8388608))
+    assert "max_message_size = 8388608\n" in conf
+
+
 def test_rabbitmq_conf_refuses_a_value_that_would_break_the_file():
     with pytest.raises(ValueError, match="rabbitmq.conf"):
         render_rabbitmq_conf(RabbitNodeConfig(), "/d/x\nloopback_users = guest")
@@ -165,15 +193,15 @@ def test_rabbitmq_nodename_is_local():
 
 def test_password_hash_matches_rabbitmq_documentation_example():
     salt = bytes.fromhex("908DC60A")
-    assert hash_password("test12", salt) == "kI3GCqW5JLMJa4iX1lo7X4D6XbYqlLgxIs30+P6tENUV2POR"
+    assert rabbit_hash("test12", salt) == "kI3GCqW5JLMJa4iX1lo7X4D6XbYqlLgxIs30+P6tENUV2POR"
 
 
 @pytest.mark.parametrize("password", ["s3cret", "", "pässwörd", "x" * 200])
 def test_password_hash_recomputes_from_its_salt(password):
-    raw = base64.b64decode(hash_password(password))
+    raw = base64.b64decode(rabbit_hash(password))
     salt, digest = raw[:4], raw[4:]
     assert digest == hashlib.sha256(salt + password.encode()).digest()
-    assert hash_password(password) != hash_password(password)  # fresh salt each time
+    assert rabbit_hash(password) != rabbit_hash(password)  # fresh salt each time
 
 
 def test_definitions_for_accounts():
@@ -190,6 +218,17 @@ def test_definitions_for_accounts():
         "read": ".*",
     }
     assert "pw1" not in render_definitions(defs)
+
+
+def test_definitions_render_topic_permissions():
+    defs = RabbitDefinitions(
+        topic_permissions=(RabbitTopicPermission("t", "nova", "openstack", "^$", "^n\\.info$"),)
+    )
+    document = json.loads(render_definitions(defs))
+    assert document["topic_permissions"] == [
+        {"user": "t", "vhost": "nova", "exchange": "openstack", "write": "^$", "read": "^n\\.info$"}
+    ]
+    assert json.loads(render_definitions(RabbitDefinitions()))["topic_permissions"] == []
 
 
 def test_definitions_render_tags_and_restricted_permissions():

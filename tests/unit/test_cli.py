@@ -8,6 +8,7 @@ import pytest
 from hybridmsg import cli
 from hybridmsg.errors import CheckFailed, HybridmsgError, MissingBinary, PortInUse, UsageError
 from hybridmsg.plan import BackendKind, Mode, plan_from_dict
+from hybridmsg.readers import reader_config, render_reader
 from hybridmsg.services import parse, render, service_config
 from hybridmsg.stack import Stack, local_plan
 
@@ -27,6 +28,14 @@ def deployed(tmp_path):
         (["up"], "up", "mode", None),
         (["up", "--services", "nova, glance,"], "up", "services", ("nova", "glance")),
         (["up", "--state-dir", "/x"], "up", "state_dir", "/x"),
+        (["up"], "up", "readers", None),
+        (
+            ["up", "--reader", "telemetry", "--reader", "audit:security, audit.x"],
+            "up",
+            "readers",
+            [("telemetry", ()), ("audit", ("security", "audit.x"))],
+        ),
+        (["up", "--no-readers"], "up", "readers", []),
         (["config", "nova"], "config", "service", "nova"),
         (["check", "--timeout", "2.5"], "check", "timeout", 2.5),
         (["status"], "status", "state_dir", None),
@@ -68,6 +77,61 @@ def test_config_prints_the_snippet_with_password(deployed, capsys):
     plan = deployed.plan()
     assert out == render(service_config(plan, "nova"))
     assert plan.service("nova").password in out
+
+
+def test_a_reader_without_a_name_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.build_parser().parse_args(["up", "--reader", ":notifications"])
+    assert exit_.value.code == 2
+    assert "names no reader; use NAME or NAME:TOPIC,..." in capsys.readouterr().err
+
+
+@pytest.fixture
+def with_reader(deployed):
+    """``deployed`` with the notification reader telemetry."""
+    readers = [("telemetry", ())]
+    deployed.write(local_plan(Mode.HYBRID, previous=deployed.plan(), readers=readers))
+    return deployed
+
+
+def test_config_prints_a_readers_snippet_with_password(with_reader, capsys):
+    assert cli.main(["config", "telemetry", "--state-dir", str(with_reader.state_dir)]) == 0
+    out = capsys.readouterr().out
+    plan = with_reader.plan()
+    assert out == render_reader(reader_config(plan, "telemetry"))
+    assert plan.reader("telemetry").password in out
+    assert with_reader.read_reader_config("telemetry") == reader_config(plan, "telemetry")
+
+
+def test_config_of_unknown_name_lists_services_and_readers(with_reader, capsys):
+    assert cli.main(["config", "swift", "--state-dir", str(with_reader.state_dir)]) == 2
+    assert capsys.readouterr().err == (
+        "hybridmsg config: unknown service or reader 'swift'; known services: nova, glance; "
+        "readers: telemetry\n"
+    )
+
+
+def test_reader_snippets_are_private_and_removed_with_the_reader(with_reader):
+    snippet = with_reader.snippet_file("telemetry")
+    assert stat.S_IMODE(snippet.stat().st_mode) == 0o600
+    with_reader.write(local_plan(Mode.HYBRID, previous=with_reader.plan(), readers=[]))
+    assert not snippet.exists()
+    assert sorted(p.stem for p in with_reader.services_dir.iterdir()) == ["glance", "nova"]
+
+
+def test_local_plan_keeps_readers_and_their_passwords():
+    before = local_plan(Mode.HYBRID, ("nova",), readers=[("telemetry", ())])
+    telemetry = before.reader("telemetry")
+    assert (telemetry.user, telemetry.topics) == ("telemetry", ("notifications",))
+    assert len(telemetry.password) >= 32
+    for mode in Mode:
+        assert local_plan(mode, previous=before).readers == before.readers
+    again = local_plan(Mode.HYBRID, previous=before, readers=[("telemetry", ("a", "b"))])
+    assert again.reader("telemetry").password == telemetry.password
+    assert again.reader("telemetry").topics == ("a", "b")
+    kept = local_plan(Mode.HYBRID, previous=again, readers=[("telemetry", ())])
+    assert kept.reader("telemetry").topics == ("a", "b")
+    assert local_plan(Mode.HYBRID, previous=before, readers=[]).readers == ()
 
 
 def test_config_of_unknown_service_lists_known_ones(deployed, capsys):

@@ -11,6 +11,7 @@ from hybridmsg.plan import (
     Mode,
     Node,
     Plan,
+    Reader,
     Service,
     mask_url,
     plan_from_dict,
@@ -20,10 +21,13 @@ RABBIT = Backend(BackendKind.RABBITMQ, (Node("127.0.0.1", 5673, "hybridmsg@local
 NATS = Backend(BackendKind.NATS, (Node("127.0.0.1", 4223),))
 NOVA = Service("nova", "nova", "nova", "s3cret")
 GLANCE = Service("glance", "glance", "glance", "pw")
+TELEMETRY = Reader("telemetry", "telemetry", "r3ader")
 
 
-def make(mode=Mode.HYBRID, services=(NOVA, GLANCE), rabbitmq=RABBIT, router=NATS) -> Plan:
-    return Plan(mode=mode, services=services, rabbitmq=rabbitmq, router=router)
+def make(
+    mode=Mode.HYBRID, services=(NOVA, GLANCE), rabbitmq=RABBIT, router=NATS, readers=()
+) -> Plan:
+    return Plan(mode=mode, services=services, rabbitmq=rabbitmq, router=router, readers=readers)
 
 
 @pytest.mark.parametrize(
@@ -61,6 +65,25 @@ def test_mode_decides_backends(mode, rabbitmq, router, rpc, notifications):
         (lambda: Service("nova", "no va", "nova", "p"), "service nova: user 'no va' must be"),
         (lambda: Service("nova", "nova", "a/b", "p"), "service nova: vhost 'a/b' must be"),
         (lambda: Service("nova", "nova", "nova", ""), "service nova has an empty password"),
+        (lambda: Reader("Tele", "t", "p"), "reader name 'Tele' must be lowercase"),
+        (lambda: Reader("t", "t t", "p"), "reader t: user 't t' must be"),
+        (lambda: Reader("t", "t", ""), "reader t has an empty password"),
+        (lambda: Reader("t", "t", "p", ()), "reader t reads no topic"),
+        (lambda: Reader("t", "t", "p", ("a.",)), "reader t: topic 'a.' must be words"),
+        (lambda: Reader("t", "t", "p", ("a*",)), "reader t: topic 'a\\*' must be words"),
+        (lambda: Reader("t", "t", "p", ("a", "a")), "reader t topic 'a' appears twice"),
+        (
+            lambda: make(readers=(Reader("nova", "tele", "p"),)),
+            "service or reader name 'nova' appears twice",
+        ),
+        (
+            lambda: make(readers=(Reader("tele", "glance", "p"),)),
+            "service or reader user 'glance' appears twice",
+        ),
+        (
+            lambda: make(readers=(TELEMETRY, Reader("audit", "audit", "p", ("notifications",)))),
+            "readers telemetry and audit both read topic 'notifications'",
+        ),
         (lambda: Node("", 1), "node host '' is not a host name"),
         (lambda: Node("h", 0), "node h port 0 is not in 1-65535"),
         (lambda: Node("h", 65536), "node h port 65536 is not in 1-65535"),
@@ -124,6 +147,22 @@ def test_service_lookup_lists_known_services():
 
 def test_password_not_in_repr():
     assert "s3cret" not in repr(make())
+    assert "r3ader" not in repr(make(readers=(TELEMETRY,)))
+
+
+def test_reader_lookup_lists_known_readers():
+    assert make(readers=(TELEMETRY,)).reader("telemetry") is TELEMETRY
+    with pytest.raises(UnknownService, match="unknown reader 'x'; known readers: telemetry"):
+        make(readers=(TELEMETRY,)).reader("x")
+    with pytest.raises(UnknownService, match="known readers: none"):
+        make().reader("x")
+
+
+def test_reader_url_is_on_the_services_vhost():
+    assert TELEMETRY.url(RABBIT, "nova") == "rabbit://telemetry:r3ader@127.0.0.1:5673/nova"
+    assert TELEMETRY.url(RABBIT, "nova", masked=True) == (
+        "rabbit://telemetry:***@127.0.0.1:5673/nova"
+    )
 
 
 @pytest.mark.parametrize("mode", list(Mode))
@@ -132,8 +171,15 @@ def test_plan_round_trips_through_json(mode):
         mode,
         rabbitmq=RABBIT if mode.needs_rabbitmq else None,
         router=NATS if mode.needs_router else None,
+        readers=(TELEMETRY, Reader("audit", "audit", "pw", ("audit.events", "x"))),
     )
     assert plan_from_dict(json.loads(json.dumps(plan.to_dict()))) == plan
+
+
+def test_a_plan_stored_before_readers_existed_loads_without_readers():
+    data = make().to_dict()
+    del data["readers"]
+    assert plan_from_dict(data) == make()
 
 
 @pytest.mark.parametrize(
