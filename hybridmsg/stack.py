@@ -223,9 +223,12 @@ class Stack:
     def _tls(
         self, choice: TLSChoice | None, previous: Plan | None, router: BackendKind
     ) -> TLS | None:
-        """The TLS of the next plan: as chosen, else as before, else the local CA; mutual
+        """The TLS of the next plan: as chosen, else as before (a plain stack stays plain:
+        turning TLS on would cut off every running service), else the local CA; mutual
         whenever the router authenticates services by certificate."""
         if choice is None:
+            if previous is not None and previous.tls is None:
+                return None
             if previous is not None and previous.tls is not None:
                 if previous.tls.mutual or not router.needs_client_certificates:
                     return previous.tls

@@ -14,21 +14,28 @@ loads any driver, so the service itself is unchanged: it is restarted with new c
 Why this is exactly-once: every message is sent on one transport only, and each listener
 receives from each transport what that transport delivers to it; the two never carry the
 same message. A reply goes back through the transport its request arrived on (each
-incoming message replies through its own driver).
+incoming message replies through its own driver). The RabbitMQ RPC listeners it opens
+take traffic over from plain ``rabbit://`` servers and hand back what they read after
+``stop()`` (:mod:`hybridmsg.drivers.rabbit_handover`), so restarts lose nothing.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import oslo_messaging
 from oslo_config import cfg
 from stevedore import driver as stevedore_driver
 
+from hybridmsg.drivers import rabbit_handover
 from hybridmsg.drivers.shim import BaseDriver, Listener
 
+LOG = logging.getLogger(__name__)
 GROUP = "hybridmsg_dual"
 SCHEME = "dual"
+#: how long ``start()`` waits for RabbitMQ to register the RPC consumers
+CONSUMERS_TIMEOUT = 10.0
 
 OPTS = [
     cfg.StrOpt(
@@ -79,6 +86,12 @@ class DualListener(Listener):
         super().start(on_incoming_callback)
         for listener in self._listeners:
             listener.start(on_incoming_callback)
+        # ready means consuming: the instance this one replaces may be stopped next
+        for listener in self._listeners:
+            if not rabbit_handover.await_consuming(listener, CONSUMERS_TIMEOUT):
+                LOG.warning(
+                    "RabbitMQ has not registered the RPC consumers after %g s", CONSUMERS_TIMEOUT
+                )
 
     def stop(self) -> None:
         for listener in self._listeners:
@@ -138,6 +151,9 @@ class DualDriver(BaseDriver):
 
     def listen(self, target, batch_size, batch_timeout):
         listeners = [d.listen(target, batch_size, batch_timeout) for d in self._drivers]
+        for listener in listeners:
+            rabbit_handover.take_over(listener)
+            rabbit_handover.requeue_after_stop(listener)
         return DualListener(listeners, batch_size, batch_timeout)
 
     def listen_for_notifications(self, targets_and_priorities, pool, batch_size, batch_timeout):

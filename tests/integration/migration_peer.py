@@ -9,7 +9,8 @@ standard input closes, then stops gracefully and prints one JSON line of what it
   records the id of every call and cast it handled.
 * ``client`` -- calls and casts continuously, each to the shared topic or, in turn, to one
   of SERVERS (comma-separated) by name, and sends notifications; records every id sent
-  and every call that failed or got a wrong reply. Stopping lets in-flight calls finish.
+  and every send that failed (a call also when its reply was wrong). Stopping lets
+  in-flight calls finish.
 * ``listener`` -- a notification listener on topic ``notifications``; records every id.
 """
 
@@ -93,11 +94,7 @@ def client(conf: cfg.ConfigOpts, name: str, servers: list[str]) -> dict:
     failures: list[str] = []
 
     def call(i: int, id: str) -> None:
-        try:
-            answer = targets[i % len(targets)].call({}, "echo", id=id)
-        except Exception as exc:
-            failures.append(f"{id}: {type(exc).__name__}: {exc}")
-            return
+        answer = targets[i % len(targets)].call({}, "echo", id=id)
         if answer != id:
             failures.append(f"{id}: wrong reply {answer!r}")
 
@@ -107,13 +104,19 @@ def client(conf: cfg.ConfigOpts, name: str, servers: list[str]) -> dict:
         "notifications": lambda i, id: notifier.info({}, "work.done", {"id": id}),
     }
 
+    def attempt(kind: str, i: int, id: str) -> None:
+        try:
+            actions[kind](i, id)
+        except Exception as exc:
+            failures.append(f"{id}: {type(exc).__name__}: {exc}")
+
     def loop(kind: str) -> None:
         i = 0
         while not stop.wait(PACE):
             k = i % len(targets)
             id = f"{name}:{kind}:{i}:{servers[k - 1] if k else ANY}"
             sent[kind].append(id)
-            actions[kind](i, id)
+            attempt(kind, i, id)
             i += 1
 
     threads = [threading.Thread(target=loop, args=(kind,)) for kind in actions]

@@ -1,10 +1,11 @@
-"""Live migration rabbit -> hybrid (nats) and back under load, everything counted.
+"""Live migration rabbit -> hybrid (nats, or qdrouterd where its binary is) and back under
+load, everything counted.
 
 A workload of several services runs in real processes (``migration_peer``), each service
 with two RPC servers (shared topic ``work`` plus one topic per server), a client calling
 and casting continuously to both kinds of topic while it sends notifications, and a
-notification listener. :class:`Migration` drives a real local stack (RabbitMQ node,
-nats-server) and, at each stage, the workload does a rolling restart of every process on
+notification listener. :class:`Migration` drives a real local stack (RabbitMQ node and
+the router) and, at each stage, the workload does a rolling restart of every process on
 its new config, one instance per service at a time (the replacement starts before the old
 instance stops). The forward migration is interrupted once and resumed. At the end every
 call must have had its reply and every cast and notification must have been handled
@@ -13,8 +14,8 @@ exactly once.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import selectors
 import subprocess
 import sys
@@ -34,9 +35,9 @@ from hybridmsg.drivers.dual import GROUP, OPTS
 from hybridmsg.localservers import LocalRabbit
 from hybridmsg.migration.runner import Migration
 from hybridmsg.migration.stages import Stage
-from hybridmsg.plan import Mode, Plan
+from hybridmsg.plan import BackendKind, Mode, Plan
 from hybridmsg.stack import Stack, TLSChoice
-from tests.integration.conftest import ROOT
+from tests.integration.conftest import ROOT, needs_qdrouterd
 from tests.integration.oslo_peer import Recorder, rpc_servers, rpc_transport
 
 SERVICES = ("nova", "neutron", "cinder")
@@ -163,7 +164,8 @@ def tally(results: list[tuple[str, str, dict]]) -> dict[str, Counter]:
             unknown=len(set(handled[kind]) - set(sent[kind])),
             misrouted=misrouted[kind],
         )
-    counts["calls"]["failed"] = len(failures)
+    for kind in sent:  # a failure reads "ID: ExceptionType: message"
+        counts[kind]["failed"] = sum(1 for f in failures if f":{kind}:" in f.split(": ")[0])
     counts["failures"] = Counter(failures[:5])
     counts["lost"] = Counter(
         sorted(id for kind in ("calls", "casts") for id in set(sent[kind]) - set(handled[kind]))[:8]
@@ -202,14 +204,12 @@ class Interrupted(KeyboardInterrupt):
     """The operator's Ctrl-C, once, half way through the forward migration."""
 
 
-@pytest.mark.skipif(
-    not os.environ.get("HYBRIDMSG_MIGRATION_E2E"),
-    reason="5-minute run, and it fails today: oslo.messaging 18.3.1's rabbit:// driver acks "
-    "requests it receives after stop() and drops them at wait() (see docs/upgrade.md); "
-    "set HYBRIDMSG_MIGRATION_E2E=1 to run it",
+@pytest.mark.parametrize(
+    "router",
+    [BackendKind.NATS, pytest.param(BackendKind.QDROUTERD, marks=needs_qdrouterd)],
 )
 def test_migrate_rabbit_to_hybrid_and_back_loses_nothing(
-    state_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    router: BackendKind, state_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     stack = Stack(state_dir)
     started = time.monotonic()
@@ -218,7 +218,9 @@ def test_migrate_rabbit_to_hybrid_and_back_loses_nothing(
     def progress(text: str = "", **_: object) -> None:
         lines.append(f"{time.monotonic() - started:6.1f} {text}")
 
-    stack.up(Mode.RABBIT, services=SERVICES, progress=progress, tls=TLSChoice(enabled=False))
+    # qdrouterd authenticates services by client certificate: that stack starts with TLS
+    tls = TLSChoice(mutual=True) if router.needs_client_certificates else TLSChoice(enabled=False)
+    stack.up(Mode.RABBIT, services=SERVICES, progress=progress, tls=tls)
     workload = Workload(stack, tmp_path, note=progress)
 
     interrupted: list[Stage] = []
@@ -234,14 +236,14 @@ def test_migrate_rabbit_to_hybrid_and_back_loses_nothing(
         workload.start()
         progress(f"workload of {len(workload.procs)} processes started")
         with pytest.raises(Interrupted):
-            migration.run(Mode.HYBRID)
+            migration.run(Mode.HYBRID, router=router)
         assert migration.position(stack.plan()) == 1
-        forward = migration.run(Mode.HYBRID)
+        forward = migration.run(Mode.HYBRID, router=router)
         assert stack.plan().mode is Mode.HYBRID
-        assert "nats://" in stack.snippet_file("nova").read_text()
+        assert f"{router.scheme}://" in stack.snippet_file("nova").read_text()
         back = migration.run(Mode.RABBIT)
         assert [s.title for s in stack.status()][0].startswith("RabbitMQ")
-        assert len(stack.status()) == 1  # nats-server stopped after the roll back
+        assert len(stack.status()) == 1  # the router stopped after the roll back
         workload.stop(("client",))
         wait_until_rabbit_empty(stack, 60)
         workload.stop(("server-1", "server-2", "listener"))
@@ -251,7 +253,10 @@ def test_migrate_rabbit_to_hybrid_and_back_loses_nothing(
             print("\n" + "\n".join(lines))
     counts = tally(workload.results)
     with capsys.disabled():
-        print(f"\nmigration workload: {len(SERVICES)} services, {workload.restarts} restarts")
+        print(
+            f"\nmigration workload, rabbit <-> hybrid ({router}): {len(SERVICES)} services, "
+            f"{workload.restarts} restarts"
+        )
         for kind in ("calls", "casts", "notifications"):
             print(f"  {kind}: {dict(counts[kind])}")
         print(f"  some lost ids (client#generation:kind:seq:server): {list(counts['lost'])}")
@@ -260,7 +265,9 @@ def test_migrate_rabbit_to_hybrid_and_back_loses_nothing(
                 f"  {direction} (after resume): "
                 + ", ".join(f"stage {t.stage.number} {t.seconds:.1f} s" for t in timings)
             )
-    assert counts["calls"]["failed"] == 0, counts["failures"]
+    assert not any(counts[kind]["failed"] for kind in ("calls", "casts", "notifications")), counts[
+        "failures"
+    ]
     for kind in ("calls", "casts", "notifications"):
         c = counts[kind]
         assert c["sent"] > 0 and c["to_one_server"] > 0 or kind == "notifications", c
@@ -290,14 +297,78 @@ def test_two_instances_of_one_server_share_its_topic(url: str, request) -> None:
     assert len(answers) == 10
 
 
+@contextlib.contextmanager
+def dual_transport(send_url: str, also_listen_url: str | None = None) -> Iterator[om.Transport]:
+    """A ``dual://`` RPC transport configured as a service's snippet would (cfg.CONF)."""
+    cfg.CONF.register_opts(OPTS, group=GROUP)
+    cfg.CONF.set_override("send_url", send_url, group=GROUP)
+    cfg.CONF.set_override("also_listen_url", also_listen_url, group=GROUP)
+    dual = om.get_rpc_transport(cfg.CONF, url="dual://")
+    try:
+        yield dual
+    finally:
+        dual.cleanup()
+        cfg.CONF.clear_override("send_url", group=GROUP)
+        cfg.CONF.clear_override("also_listen_url", group=GROUP)
+
+
+def test_rabbit_servers_replaced_under_load_lose_nothing(rabbit_url: str) -> None:
+    """One RPC server replaced three times while casts flow to its topic and its own
+    topic, replacement first: plain rabbit:// -> dual:// -> dual:// -> plain rabbit://.
+
+    A plain oslo 18.x server loses what RabbitMQ delivers between stop() and the close
+    of its connection; a dual:// server takes the traffic over first (consumer priority)
+    and hands back what it reads after stop() (requeue), so every cast is handled once.
+    """
+    target = om.Target(topic="handover", server="s1")
+    recorders: list[Recorder] = []
+    sent = 0
+    stop_sending = threading.Event()
+
+    def start(transport: om.Transport) -> om.rpc.server.RPCServer:
+        recorders.append(Recorder(f"server-{len(recorders)}"))
+        server = om.get_rpc_server(transport, target, [recorders[-1]], executor="threading")
+        server.start()
+        return server
+
+    def send(client: om.RPCClient) -> None:
+        nonlocal sent
+        to_one = client.prepare(server="s1")
+        while not stop_sending.wait(0.002):
+            (to_one if sent % 2 else client).cast({}, "record", value=sent)
+            sent += 1
+
+    with rpc_transport(rabbit_url) as plain, dual_transport(rabbit_url) as dual:
+        current = start(plain)
+        sender = threading.Thread(target=send, args=(om.get_rpc_client(plain, target),))
+        sender.start()
+        try:
+            for transport in (dual, dual, plain):
+                time.sleep(0.5)
+                replacement = start(transport)
+                time.sleep(0.5)
+                current.stop()
+                current.wait()
+                current = replacement
+        finally:
+            stop_sending.set()
+            sender.join()
+        deadline = time.monotonic() + 20
+        while (handled := sum(sum(r.casts.values()) for r in recorders)) < sent:
+            assert time.monotonic() < deadline, f"{sent - handled} of {sent} casts never handled"
+            recorders[-1].wait_casts(sum(recorders[-1].casts.values()) + 1, timeout=0.2)
+        current.stop()
+        current.wait()
+    handled = sum((r.casts for r in recorders), Counter())
+    assert sent > 100
+    assert handled == Counter(range(sent)), (sent, sum(handled.values()))
+    assert all(r.casts for r in recorders)
+
+
 def test_dual_driver_serves_both_transports(rabbit_url: str, nats_url: str) -> None:
     """dual://: a server listens on RabbitMQ and NATS at once."""
-    cfg.CONF.register_opts(OPTS, group=GROUP)
-    cfg.CONF.set_override("send_url", nats_url, group=GROUP)
-    cfg.CONF.set_override("also_listen_url", rabbit_url, group=GROUP)
-    dual = om.get_rpc_transport(cfg.CONF, url="dual://")
     recorder = Recorder("dual")
-    try:
+    with dual_transport(nats_url, rabbit_url) as dual:
         with rpc_servers(dual, [om.Target(topic="dual", server="s1")], [recorder]):
             with rpc_transport(rabbit_url) as rabbit, rpc_transport(nats_url) as nats:
                 for name, transport in (("rabbit", rabbit), ("nats", nats), ("dual", dual)):
@@ -305,8 +376,4 @@ def test_dual_driver_serves_both_transports(rabbit_url: str, nats_url: str) -> N
                     assert client.call({}, "echo", value=name) == {"server": "dual", "value": name}
                     client.prepare(server="s1").cast({}, "record", value=name)
                 assert recorder.wait_casts(3)
-    finally:
-        dual.cleanup()
-        cfg.CONF.clear_override("send_url", group=GROUP)
-        cfg.CONF.clear_override("also_listen_url", group=GROUP)
     assert recorder.casts == Counter({"rabbit": 1, "nats": 1, "dual": 1})

@@ -10,7 +10,7 @@ from hybridmsg.commands.up import tls_choice
 from hybridmsg.errors import PlanError, UsageError
 from hybridmsg.plan import TLS, Backend, BackendKind, Mode, Node, Plan, Service
 from hybridmsg.services import parse, render, service_config
-from hybridmsg.stack import TLSChoice
+from hybridmsg.stack import Stack, TLSChoice
 
 RABBIT = Backend(BackendKind.RABBITMQ, (Node("127.0.0.1", 5671, "hybridmsg@localhost"),))
 NATS = Backend(BackendKind.NATS, (Node("127.0.0.1", 4223),))
@@ -93,3 +93,16 @@ def test_tls_flags():
         tls_choice(args(ca_file="/a"))
     with pytest.raises(UsageError, match="--no-tls takes no TLS files"):
         tls_choice(args(tls=False, mutual_tls=True))
+
+
+def test_up_keeps_the_previous_choice_unless_told(tmp_path):
+    """A later ``up`` (e.g. by ``migrate``) must not switch a running plain stack to TLS:
+    every service still on plain URLs would be cut off."""
+    stack = Stack(tmp_path)
+    plain = Plan(Mode.RABBIT, (NOVA,), rabbitmq=RABBIT)
+    assert stack._tls(None, plain, BackendKind.NATS) is None
+    assert stack._tls(TLSChoice(), plain, BackendKind.NATS) is not None
+    secured = Plan(Mode.RABBIT, (NOVA,), rabbitmq=RABBIT, tls=local_tls(tmp_path, False))
+    assert stack._tls(None, secured, BackendKind.NATS) == secured.tls
+    assert stack._tls(None, secured, BackendKind.QDROUTERD).mutual
+    assert stack._tls(None, None, BackendKind.NATS) is not None
