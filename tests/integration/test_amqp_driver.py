@@ -11,10 +11,12 @@ import time
 import oslo_messaging as om
 import pytest
 from oslo_config import cfg
+from proton.utils import BlockingConnection
 
 from hybridmsg.backends.ports import free_port
 from hybridmsg.backends.qdrouterd import QdrConnector, QdrListener, Qdrouterd, QdrouterdConfig
 from hybridmsg.drivers.amqp1 import opts
+from hybridmsg.drivers.amqp1.addressing import AmqpAddressing
 from tests.integration.conftest import needs_qdrouterd
 from tests.integration.oslo_peer import Recorder, rpc_servers, rpc_transport
 
@@ -42,8 +44,9 @@ def url_of(router) -> str:
 
 
 def test_router_config_loads_without_warnings(router):
-    with rpc_transport(url_of(router)) as transport, rpc_servers(
-        transport, [om.Target(topic="t", server="a")], [Recorder("a")]
+    with (
+        rpc_transport(url_of(router)) as transport,
+        rpc_servers(transport, [om.Target(topic="t", server="a")], [Recorder("a")]),
     ):
         om.get_rpc_client(transport, om.Target(topic="t"), timeout=5).call({}, "echo", value=1)
     assert router.warnings() == []
@@ -75,10 +78,36 @@ def test_cast_waits_for_credit_until_a_server_attaches(router, send_timeout):
     assert done == [None] and dict(rec.casts) == {7: 1}
 
 
+def test_a_cast_a_consumer_gave_back_is_sent_again(router):
+    """A server that goes away holding a cast it never settled (a restart): the router
+    releases the cast and the driver sends it again, here to the server's replacement."""
+    target = om.Target(topic="handover", server="s")
+    leaving = BlockingConnection(url_of(router))
+    held = leaving.create_receiver(AmqpAddressing().unicast("openstack", "handover", "s"))
+    replacement = Recorder("replacement")
+    with rpc_transport(url_of(router)) as transport:
+        done = []
+        caster = threading.Thread(
+            target=lambda: done.append(
+                om.get_rpc_client(transport, target).cast({}, "record", value=9)
+            )
+        )
+        caster.start()
+        assert held.receive(timeout=10).body is not None  # taken, not settled
+        with rpc_servers(transport, [target], [replacement]):
+            leaving.close()
+            caster.join(20)
+            assert replacement.wait_casts(1)
+    assert done == [None] and dict(replacement.casts) == {9: 1}
+
+
 def test_one_connection_per_transport(router):
     names = [f"s{i}" for i in range(10)]
-    with rpc_transport(url_of(router)) as transport, rpc_servers(
-        transport, [om.Target(topic="t", server=n) for n in names], [Recorder(n) for n in names]
+    with (
+        rpc_transport(url_of(router)) as transport,
+        rpc_servers(
+            transport, [om.Target(topic="t", server=n) for n in names], [Recorder(n) for n in names]
+        ),
     ):
         om.get_rpc_client(transport, om.Target(topic="t"), timeout=5).call({}, "echo", value=1)
     opened = router.log_file.read_text().count("Connection Opened: dir=in")
@@ -86,8 +115,9 @@ def test_one_connection_per_transport(router):
 
 
 def test_reconnects_and_reattaches_after_a_restart(router):
-    with rpc_transport(url_of(router)) as transport, rpc_servers(
-        transport, [om.Target(topic="t", server="a")], [Recorder("a")]
+    with (
+        rpc_transport(url_of(router)) as transport,
+        rpc_servers(transport, [om.Target(topic="t", server="a")], [Recorder("a")]),
     ):
         rpc = om.get_rpc_client(transport, om.Target(topic="t"), timeout=1)
         assert rpc.call({}, "echo", value=0)["server"] == "a"
@@ -103,17 +133,30 @@ def test_reconnects_and_reattaches_after_a_restart(router):
 
 def test_two_router_mesh_client_on_one_server_on_the_other(tmp_path):
     mesh_port = free_port()
-    a = Qdrouterd(QdrouterdConfig(
-        "a", (QdrListener(free_port()), QdrListener(mesh_port, role="inter-router")),
-        mode="interior"), tmp_path / "a")
-    b = Qdrouterd(QdrouterdConfig(
-        "b", (QdrListener(free_port()),), mode="interior",
-        connectors=(QdrConnector("127.0.0.1", mesh_port),)), tmp_path / "b")
+    a = Qdrouterd(
+        QdrouterdConfig(
+            "a",
+            (QdrListener(free_port()), QdrListener(mesh_port, role="inter-router")),
+            mode="interior",
+        ),
+        tmp_path / "a",
+    )
+    b = Qdrouterd(
+        QdrouterdConfig(
+            "b",
+            (QdrListener(free_port()),),
+            mode="interior",
+            connectors=(QdrConnector("127.0.0.1", mesh_port),),
+        ),
+        tmp_path / "b",
+    )
     with a, b:
         recs = [Recorder("b1"), Recorder("b2")]
-        with rpc_transport(url_of(b)) as server_side, rpc_servers(
-            server_side, [om.Target(topic="t", server=r.name) for r in recs], recs
-        ), rpc_transport(url_of(a)) as client_side:
+        with (
+            rpc_transport(url_of(b)) as server_side,
+            rpc_servers(server_side, [om.Target(topic="t", server=r.name) for r in recs], recs),
+            rpc_transport(url_of(a)) as client_side,
+        ):
             rpc = om.get_rpc_client(client_side, om.Target(topic="t"), timeout=2)
             deadline = time.monotonic() + 20
             while True:  # the routers learn each other's addresses

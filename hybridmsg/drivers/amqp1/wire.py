@@ -4,8 +4,9 @@ Other threads never touch proton objects: they queue a function and wake the loo
 an ``EventInjector``. Requests go on one sender link per address, so the router's credit
 is the flow control (no consumer, no credit: the message waits until its deadline);
 replies go pre-settled on one anonymous relay link; replies to this connection arrive on
-one dynamic reply link. Delivery outcomes resolve the publish futures; proton conditions
-are mapped here, once, to oslo.messaging exceptions.
+one dynamic reply link. Delivery outcomes resolve the publish futures; a message the router
+releases (its consumer went away before taking it, e.g. a server restarting) is sent again
+until its deadline. Proton conditions are mapped here, once, to oslo.messaging exceptions.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from __future__ import annotations
 import collections
 import logging
 import threading
+import time
 import uuid
 from concurrent.futures import Future
+from dataclasses import dataclass
 
 import oslo_messaging
 from proton import Message
@@ -39,6 +42,18 @@ def _describe(condition) -> str:
     return f"{condition.name}: {condition.description or ''}".rstrip(": ")
 
 
+@dataclass
+class _Outgoing:
+    """A request on its way: the message, its caller's future, its monotonic deadline."""
+
+    message: Message
+    sent: Future
+    deadline: float | None
+
+    def expired(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+
 class _Outbox:
     """A sender link and the messages waiting for its credit."""
 
@@ -59,7 +74,7 @@ class AmqpLink:
         self._reply_address: str | None = None
         self._work: collections.deque = collections.deque()
         self._outboxes: dict[str, _Outbox] = {}
-        self._unsettled: dict[tuple[str, bytes], tuple[Future, str]] = {}
+        self._unsettled: dict[tuple[str, bytes], tuple[_Outgoing, str]] = {}
         self._handlers: dict[str, Handler] = {}
         self._opening: dict[str, Future] = {}
         self._closing: dict[str, Future] = {}
@@ -133,13 +148,14 @@ class AmqpLink:
         self, address: str, body: bytes, reply_to: str | None = None,
         deadline: float | None = None,
     ) -> Future:
-        """Credit is the flow control: ``deadline`` is kept by the caller, who cancels the
-        future of a message still waiting for credit."""
+        """Credit is the flow control: the caller cancels the future of a message still
+        waiting for credit at its deadline; a released message is sent again until then."""
         sent: Future = Future()
         if self._state is not State.RUNNING:
             sent.set_exception(oslo_messaging.MessageDeliveryFailure("the AMQP link is closed"))
         else:
-            self._call_soon(self._send, address, body, reply_to, sent)
+            outgoing = _Outgoing(Message(body=body, reply_to=reply_to), sent, deadline)
+            self._call_soon(self._send, address, outgoing)
         return sent
 
     def reply(self, address: str, body: bytes) -> None:
@@ -175,21 +191,21 @@ class AmqpLink:
             fn(*args)
 
     def _shutdown(self) -> None:
-        for future, address in self._unsettled.values():
-            future.set_exception(oslo_messaging.MessageDeliveryFailure(
+        for outgoing, address in self._unsettled.values():
+            outgoing.sent.set_exception(oslo_messaging.MessageDeliveryFailure(
                 f"the transport was closed before the router settled a message to {address}"))
         self._unsettled.clear()
         self._conn.close()
         self._injector.close()
         self._container.stop()
 
-    def _send(self, address: str, body: bytes, reply_to: str | None, sent: Future) -> None:
+    def _send(self, address: str, outgoing: _Outgoing) -> None:
         outbox = self._outboxes.get(address)
         if outbox is None:
             sender = self._container.create_sender(
                 self._conn, address, name=f"{address}-{uuid.uuid4().hex[:8]}")
             outbox = self._outboxes[address] = _Outbox(sender)
-        outbox.waiting.append((Message(body=body, reply_to=reply_to), sent))
+        outbox.waiting.append(outgoing)
         self.flush(outbox.sender)
 
     def flush(self, sender) -> None:
@@ -197,11 +213,16 @@ class AmqpLink:
         if outbox is None or outbox.sender.name != sender.name:
             return
         while outbox.waiting and sender.credit > 0:
-            message, sent = outbox.waiting.popleft()
-            if not sent.set_running_or_notify_cancel():
+            outgoing = outbox.waiting.popleft()
+            if outgoing.sent.running():  # sent before and released: its caller still waits?
+                if outgoing.expired():
+                    outgoing.sent.set_exception(oslo_messaging.MessageDeliveryFailure(
+                        "the router released the message: no consumer could take it"))
+                    continue
+            elif not outgoing.sent.set_running_or_notify_cancel():
                 continue
-            delivery = sender.send(message)
-            self._unsettled[(sender.name, delivery.tag)] = (sent, outbox.sender.target.address)
+            delivery = sender.send(outgoing.message)
+            self._unsettled[(sender.name, delivery.tag)] = (outgoing, sender.target.address)
 
     def _send_reply(self, address: str, body: bytes) -> None:
         if self._relay.credit <= 0:
@@ -214,11 +235,25 @@ class AmqpLink:
         entry = self._unsettled.pop((delivery.link.name, delivery.tag), None)
         if entry is None:
             return
-        sent, _ = entry
+        outgoing, _ = entry
         if error is None:
-            sent.set_result(None)
+            outgoing.sent.set_result(None)
         else:
-            sent.set_exception(error)
+            outgoing.sent.set_exception(error)
+
+    def released(self, delivery) -> None:
+        """The router gave a message back untaken: send it again, first in line."""
+        entry = self._unsettled.pop((delivery.link.name, delivery.tag), None)
+        if entry is None:
+            return
+        outgoing, address = entry
+        outbox = self._outboxes.get(address)
+        if outbox is None or outgoing.expired():
+            outgoing.sent.set_exception(oslo_messaging.MessageDeliveryFailure(
+                "the router released the message: no consumer could take it"))
+            return
+        outbox.waiting.appendleft(outgoing)
+        self.flush(outbox.sender)
 
     def _attach(self, address: str, handler: Handler, opened: Future) -> None:
         receiver = self._container.create_receiver(
@@ -269,9 +304,9 @@ class AmqpLink:
         outbox = self._outboxes.get(address)
         if outbox is not None and outbox.sender.name == link.name:
             del self._outboxes[address]
-            for _, sent in outbox.waiting:
-                if sent.set_running_or_notify_cancel():
-                    sent.set_exception(oslo_messaging.MessageDeliveryFailure(
+            for outgoing in outbox.waiting:
+                if outgoing.sent.running() or outgoing.sent.set_running_or_notify_cancel():
+                    outgoing.sent.set_exception(oslo_messaging.MessageDeliveryFailure(
                         f"the router refused sending to {address}: {why}"))
         link.close()
 
@@ -316,8 +351,8 @@ class AmqpLink:
                     ", ".join(self._settings.urls), why)
 
     def disconnected(self) -> None:
-        for sent, address in self._unsettled.values():
-            sent.set_exception(oslo_messaging.MessageDeliveryFailure(
+        for outgoing, address in self._unsettled.values():
+            outgoing.sent.set_exception(oslo_messaging.MessageDeliveryFailure(
                 f"connection to the router lost before it settled a message to {address}; "
                 "it may or may not have been delivered"))
         self._unsettled.clear()
@@ -356,8 +391,7 @@ class _Events(MessagingHandler):
             f"the router rejected the message: {_describe(event.delivery.remote.condition)}"))
 
     def on_released(self, event) -> None:
-        self._link.settled(event.delivery, oslo_messaging.MessageDeliveryFailure(
-            "the router released the message: no consumer could take it"))
+        self._link.released(event.delivery)
 
     def on_transport_error(self, event) -> None:
         self._link.transport_failed(event.transport.condition)
