@@ -70,6 +70,9 @@ class BackendKind(StrEnum):
 
 _SCHEMES = {BackendKind.RABBITMQ: "rabbit", BackendKind.NATS: "nats",
             BackendKind.QDROUTERD: "amqp"}
+#: oslo's rabbit driver with notification listeners that hand each notification over once
+#: (``hybridmsg/drivers/rabbit_once.py``): how hybrid mode reaches RabbitMQ
+RABBIT_ONCE_SCHEME = "rabbit-once"
 ROUTER_KINDS = tuple(kind for kind in BackendKind if kind.is_router)
 
 
@@ -286,6 +289,14 @@ class Plan:
     def notification_backend(self) -> Backend | None:
         """The broker that keeps notifications, or None when the mode drops them."""
         return self.rabbitmq
+
+    def notification_url(self, url: str) -> str:
+        """``url``, to the notification backend, in the scheme this plan's services use for
+        notifications: in hybrid mode ``rabbit-once://``, so that none reaches a listener
+        twice after a broker crash; in rabbit mode oslo's own ``rabbit://``, unchanged."""
+        if self.mode is Mode.HYBRID and url.startswith(f"{BackendKind.RABBITMQ.scheme}://"):
+            return RABBIT_ONCE_SCHEME + url[len(BackendKind.RABBITMQ.scheme) :]
+        return url
 
     @property
     def backends(self) -> tuple[Backend, ...]:

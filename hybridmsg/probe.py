@@ -24,7 +24,7 @@ from hybridmsg.errors import BadTransportURL, CheckFailed
 from hybridmsg.plan import mask_url
 
 TOPIC = "hybridmsg_probe"
-DEFAULT_PORTS = {"rabbit": 5672, "nats": 4222, "amqp": 5672}
+DEFAULT_PORTS = {"rabbit": 5672, "rabbit-once": 5672, "nats": 4222, "amqp": 5672}
 
 
 class ProbeFailed(CheckFailed):

@@ -118,7 +118,8 @@ def reader_config(plan: Plan, name: str, *, masked: bool = False) -> ReaderConfi
     options: tuple[tuple[str, str, str], ...] = ()
     if notifications is not None:
         urls = tuple(
-            (s.name, reader.url(notifications, s.vhost, masked=masked)) for s in plan.services
+            (s.name, plan.notification_url(reader.url(notifications, s.vhost, masked=masked)))
+            for s in plan.services
         )
         options = tls_options(plan.tls, name, (notifications,)) + durable_options(notifications)
     return ReaderConfig(name, reader.topics, reader_exchanges(plan), urls, options)

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import configparser
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
 from hybridmsg.errors import UsageError
-from hybridmsg.plan import TLS, Backend, Plan
+from hybridmsg.plan import RABBIT_ONCE_SCHEME, TLS, Backend, Plan
 
 NOTIFY_DRIVER = "messagingv2"
 NO_NOTIFY_DRIVER = "noop"
 NOTIFY_SECTION = "oslo_messaging_notifications"
+#: the ``dual://`` driver's group, and its URLs: where RPC is sent, where servers also listen
+DUAL_SECTION = "hybridmsg_dual"
+DUAL_URLS = ("send_url", "also_listen_url")
 TLS_OPTIONS = ("ssl", "ssl_ca_file", "ssl_cert_file", "ssl_key_file")
 #: Notifications on RabbitMQ survive a broker crash, none lost: the notifier retries until
 #: the broker confirms (oslo.messaging 18.3.1 always publishes with confirms) ...
@@ -33,6 +36,11 @@ DURABLE_OPTIONS = (
     ("amqp_durable_queues", "true"),
     ("rabbit_quorum_queue", "true"),
     ("rabbit_retry_backoff", "0"),
+)
+#: what a reader of the snippet needs to know about the rabbit-once:// scheme
+ONCE_COMMENT = (
+    f"# {RABBIT_ONCE_SCHEME}:// is oslo's rabbit driver, each notification handed to a "
+    "listener once (hybridmsg)"
 )
 KNOWN_OPTIONS = TLS_OPTIONS + tuple(option for option, _ in DURABLE_OPTIONS)
 
@@ -61,7 +69,8 @@ class ServiceConfig:
 
 def self_contained(url: str, options: tuple[tuple[str, str, str], ...]) -> str:
     """``url`` with the ``options`` (group, option, value) of its driver in the query."""
-    group = f"oslo_messaging_{url.partition('://')[0]}"
+    scheme = url.partition("://")[0]
+    group = f"oslo_messaging_{'rabbit' if scheme == RABBIT_ONCE_SCHEME else scheme}"
     query = urlencode([(option, value) for g, option, value in options if g == group])
     return f"{url}?{query}" if query else url
 
@@ -75,7 +84,11 @@ def service_config(plan: Plan, name: str, *, masked: bool = False) -> ServiceCon
         service=name,
         rpc_url=service.url(plan.rpc_backend, masked=masked),
         notification_driver=NOTIFY_DRIVER if notifications else NO_NOTIFY_DRIVER,
-        notification_url=service.url(notifications, masked=masked) if notifications else None,
+        notification_url=(
+            plan.notification_url(service.url(notifications, masked=masked))
+            if notifications
+            else None
+        ),
         options=tls_options(plan.tls, name, used) + durable_options(notifications),
     )
 
@@ -124,6 +137,8 @@ def render(config: ServiceConfig) -> str:
     """The ini snippet of ``config``, ready to paste into the service's config file."""
     notify = [f"[{NOTIFY_SECTION}]", f"driver = {config.notification_driver}"]
     if config.notification_url:
+        if config.notification_url.startswith(f"{RABBIT_ONCE_SCHEME}://"):
+            notify.append(ONCE_COMMENT)
         notify += [f"transport_url = {config.notification_url}", *NOTIFY_RETRY]
     else:
         notify.insert(1, "# no notification broker in this mode: notifications are dropped")
@@ -135,6 +150,21 @@ def render(config: ServiceConfig) -> str:
         *notify,
     ]
     return "\n".join(_with_options(lines, config.options)) + "\n"
+
+
+def parse_sides(service: str, text: str) -> list[ServiceConfig]:
+    """One config per RPC transport a snippet uses: one, or, for a ``dual://`` snippet (a
+    migration in progress), its ``send_url`` then its ``also_listen_url``, each named
+    ``SERVICE (SCHEME)``."""
+    config = parse(service, text)
+    ini = configparser.ConfigParser(default_section="hybridmsg:none", interpolation=None)
+    ini.read_string(text)
+    if DUAL_SECTION not in ini:
+        return [config]
+    urls = [ini[DUAL_SECTION][key] for key in DUAL_URLS if ini[DUAL_SECTION].get(key)]
+    return [
+        replace(config, service=f"{service} ({url.partition(':')[0]})", rpc_url=url) for url in urls
+    ]
 
 
 def parse(service: str, text: str) -> ServiceConfig:

@@ -35,7 +35,7 @@ from hybridmsg.plan import (
     plan_from_dict,
 )
 from hybridmsg.readers import ReaderConfig, parse_reader, reader_config, render_reader
-from hybridmsg.services import ServiceConfig, parse, render, service_config
+from hybridmsg.services import ServiceConfig, parse, parse_sides, render, service_config
 
 STATE_DIR_ENV = "HYBRIDMSG_STATE_DIR"
 Progress = Callable[..., None]  # print-like: progress(text, end="")
@@ -274,6 +274,11 @@ class Stack:
         """A service's config as written to its snippet file (what the service reads)."""
         self.plan().service(service)  # unknown service: the error lists the known ones
         return parse(service, self._snippet_text(service))
+
+    def read_sides(self, service: str) -> list[ServiceConfig]:
+        """A service's config once per RPC transport its snippet uses (two mid-migration)."""
+        self.plan().service(service)
+        return parse_sides(service, self._snippet_text(service))
 
     def read_reader_config(self, reader: str) -> ReaderConfig:
         """A notification reader's config as written to its snippet file."""

@@ -23,9 +23,10 @@ def run(args: argparse.Namespace) -> int:
     stopped = [server.title for server in stack.status() if not server.running]
     if stopped:
         raise CheckFailed(f"{', '.join(stopped)} not running; start with: hybridmsg up")
-    configs = [stack.read_config(name) for name in plan.service_names]
+    # mid-migration a dual:// snippet names two transports: each is checked
+    configs = [side for name in plan.service_names for side in stack.read_sides(name)]
     readers = plan.reader_names if plan.notification_backend else ()
-    labels = [*plan.service_names, *(reader_label(name) for name in readers)]
+    labels = [*(c.service for c in configs), *(reader_label(name) for name in readers)]
     width = max(len(label) for label in labels) + 2
     print(f"{plan.mode} mode, each step within {args.timeout:g} s")
     print(format_row(None, width))
@@ -35,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
 
     results = check_all(configs, args.timeout, on_result=show)
     for name in readers:
-        results.append(check_reader(stack.read_reader_config(name), configs, args.timeout))
+        notifiers = [stack.read_config(service) for service in plan.service_names]
+        results.append(check_reader(stack.read_reader_config(name), notifiers, args.timeout))
         show(results[-1])
     for result in results:
         for line in failure_lines(result):

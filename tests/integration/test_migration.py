@@ -238,6 +238,17 @@ def test_migrate_rabbit_to_hybrid_and_back_loses_nothing(
         with pytest.raises(Interrupted):
             migration.run(Mode.HYBRID, router=router)
         assert migration.position(stack.plan()) == 1
+        # mid-migration the snippets are dual://: check tests both transports of each
+        check = subprocess.run(
+            [sys.executable, "-m", "hybridmsg", "check", "--state-dir", str(state_dir)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+        )
+        assert check.returncode == 0, check.stdout + check.stderr
+        scheme = router.scheme
+        assert f"nova ({scheme})" in check.stdout and "nova (rabbit)" in check.stdout
         forward = migration.run(Mode.HYBRID, router=router)
         assert stack.plan().mode is Mode.HYBRID
         assert f"{router.scheme}://" in stack.snippet_file("nova").read_text()

@@ -70,9 +70,8 @@ def plan(stack: Stack) -> Plan:
 def url(plan: Plan, kind: str, service: str, *, password: str | None = None, vhost=None) -> str:
     """``service``'s URL on ``kind`` (rabbit/nats) with the TLS options in the query."""
     config = service_config(plan, service)
-    base = config.notification_url if kind == "rabbit" else config.rpc_url
-    assert base is not None
     account = plan.service(service)
+    base = account.url(plan.rabbitmq) if kind == "rabbit" else config.rpc_url
     if password is not None:
         base = base.replace(f":{account.password}@", f":{password}@")
     if vhost is not None:
@@ -410,7 +409,7 @@ def test_the_reader_cannot_reach_rpc_by_amqp_tricks(plan, nova_rpc_on_rabbit):
         ),
     }
     tls = {"ca_certs": plan.tls.ca_file, "cert_reqs": ssl.CERT_REQUIRED}
-    amqp_url = reader_url(plan).split("?")[0].replace("rabbit://", "amqp://", 1)
+    amqp_url = "amqp://" + reader_url(plan).split("?")[0].partition("://")[2]
     refusals = {}
     with kombu.Connection(amqp_url, ssl=tls) as conn:
         for what, (attempt, _) in attempts.items():

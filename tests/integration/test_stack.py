@@ -28,7 +28,11 @@ from tests.integration.conftest import needs_qdrouterd
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("nova", "neutron", "cinder", "glance", "heat", "keystone")
 SERVERS = {"rabbit": 1, "router": 1, "hybrid": 2}
-SCHEMES = {"rabbit": ("rabbit", "rabbit"), "router": ("nats", None), "hybrid": ("nats", "rabbit")}
+SCHEMES = {
+    "rabbit": ("rabbit", "rabbit"),
+    "router": ("nats", None),
+    "hybrid": ("nats", "rabbit-once"),
+}
 
 
 def hybridmsg(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:

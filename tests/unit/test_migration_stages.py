@@ -19,6 +19,7 @@ from hybridmsg.migration.stages import (
     stages,
 )
 from hybridmsg.plan import Backend, BackendKind, Mode, Node, Plan, Service
+from hybridmsg.services import parse_sides
 from hybridmsg.stack import Stack, local_plan
 
 WIDE = Plan(
@@ -94,7 +95,9 @@ def test_overlap_positions_are_dual_snippets(index: int, send: str, also: str) -
     assert ini[GROUP]["send_url"].startswith(f"{send}://nova:pw-nova@")
     assert ini[GROUP]["also_listen_url"].startswith(f"{also}://nova:pw-nova@")
     # notifications stay on RabbitMQ at every position
-    assert ini["oslo_messaging_notifications"]["transport_url"].startswith("rabbit://")
+    # (in hybrid mode's driver wrapper once clients send on the router)
+    notify = "rabbit-once" if send == "nats" else "rabbit"
+    assert ini["oslo_messaging_notifications"]["transport_url"].startswith(f"{notify}://nova:")
     masked = snippet(WIDE, "nova", POSITIONS[index], masked=True)
     assert "pw-nova" not in masked and "***" in masked
 
@@ -113,3 +116,14 @@ def test_dry_run_prints_every_stage_and_changes_nothing(tmp_path, capsys) -> Non
     assert not (tmp_path / "migration.json").exists()
     assert main(["migrate", "--to", "rabbit", "--dry-run", "--state-dir", str(tmp_path)]) == 0
     assert capsys.readouterr().out.startswith("0 stage(s) from position 0 to rabbit mode")
+
+
+def test_check_reads_both_transports_of_a_dual_snippet() -> None:
+    """``hybridmsg check`` mid-migration: one row per transport the snippet names."""
+    sides = parse_sides("nova", snippet(WIDE, "nova", POSITIONS[2]))
+    assert [side.service for side in sides] == ["nova (nats)", "nova (rabbit)"]
+    assert sides[0].rpc_url.startswith("nats://nova:pw-nova@")
+    assert sides[1].rpc_url.startswith("rabbit://nova:pw-nova@")
+    assert all(side.notification_url.startswith("rabbit-once://") for side in sides)
+    plain = parse_sides("nova", snippet(WIDE, "nova", POSITIONS[3]))
+    assert [side.service for side in plain] == ["nova"]

@@ -42,8 +42,8 @@ HYBRID_SNIPPET = """\
 # Target(topic=TOPIC, exchange=EXCHANGE) for the topics and exchanges below.
 # This user may only read these topics: no RPC, no publishing.
 [notification]
-messaging_urls = rabbit://telemetry:r3ader@127.0.0.1:5673/nova
-messaging_urls = rabbit://telemetry:r3ader@127.0.0.1:5673/glance
+messaging_urls = rabbit-once://telemetry:r3ader@127.0.0.1:5673/nova
+messaging_urls = rabbit-once://telemetry:r3ader@127.0.0.1:5673/glance
 notification_control_exchanges = openstack
 notification_control_exchanges = nova
 notification_control_exchanges = glance
@@ -60,7 +60,12 @@ rabbit_retry_backoff = 0
 
 @pytest.mark.parametrize("mode", [Mode.HYBRID, Mode.RABBIT])
 def test_reader_snippet_lists_one_url_per_service(mode):
-    assert render_reader(reader_config(plan(mode), "telemetry")) == HYBRID_SNIPPET
+    """In hybrid mode through rabbit-once:// (each notification once), in rabbit mode
+    through oslo's own rabbit://."""
+    expected = HYBRID_SNIPPET
+    if mode is Mode.RABBIT:
+        expected = expected.replace("rabbit-once://", "rabbit://")
+    assert render_reader(reader_config(plan(mode), "telemetry")) == expected
 
 
 def test_reader_snippet_in_router_mode_says_there_is_nothing_to_read():
@@ -99,8 +104,8 @@ def test_reader_snippet_is_what_oslo_config_and_ceilometer_read(tmp_path):
     )
     conf(["--config-file", str(path)])
     assert conf.notification.messaging_urls == [
-        "rabbit://telemetry:r3ader@127.0.0.1:5673/nova",
-        "rabbit://telemetry:r3ader@127.0.0.1:5673/glance",
+        "rabbit-once://telemetry:r3ader@127.0.0.1:5673/nova",
+        "rabbit-once://telemetry:r3ader@127.0.0.1:5673/glance",
     ]
     assert conf.notification.notification_control_exchanges == ["openstack", "nova", "glance"]
     assert conf.oslo_messaging_notifications.topics == ["notifications"]

@@ -51,7 +51,8 @@ transport_url = nats://nova:s3cret@127.0.0.1:4223/nova
 
 [oslo_messaging_notifications]
 driver = messagingv2
-transport_url = rabbit://nova:s3cret@127.0.0.1:5673/nova
+# rabbit-once:// is oslo's rabbit driver, each notification handed to a listener once (hybridmsg)
+transport_url = rabbit-once://nova:s3cret@127.0.0.1:5673/nova
 # retry until RabbitMQ confirms (never drop a notification)
 retry = -1
 
