@@ -1,5 +1,6 @@
-"""The ``rabbit-once://`` driver: oslo.messaging's own RabbitMQ driver, whose notification
-listeners hand each notification to the service once, also after a broker crash.
+"""The ``rabbit-once://`` driver: oslo.messaging's own RabbitMQ driver, whose notifiers
+send each notification until RabbitMQ has it and whose notification listeners hand each
+one to the service once, also across a broker crash or restart.
 
 RabbitMQ delivers at least once. After a broker crash a notifier republishes what the
 broker stored but never confirmed, and a listener gets again what it acknowledged but the
@@ -10,6 +11,12 @@ both reach the service. This driver is ``rabbit://`` in every other respect (sam
 ``[oslo_messaging_rabbit]``, same queues and wire); its notification listeners remember the
 ids of the last :data:`REMEMBERED` notifications handled and of those in hand, acknowledge
 every copy of them and drop it (logged).
+
+Sending: with ``retry = -1`` (what the plan's snippets set) oslo 18.3.1 on kombu 5.7 still
+gives up when RabbitMQ refuses connections for longer than kombu's connect timeout (5 s),
+and the Notifier logs and drops the notification. Here such a send is tried again every
+``rabbit_retry_interval`` until RabbitMQ takes it, under the same unique id, so that a
+copy an earlier attempt left in the broker is dropped by the listener.
 """
 
 from __future__ import annotations
@@ -17,8 +24,9 @@ from __future__ import annotations
 import collections
 import logging
 import threading
+import time
 
-from oslo_messaging import TransportURL
+from oslo_messaging import MessageDeliveryFailure, TransportURL
 
 from hybridmsg.drivers.shim import (
     UNIQUE_ID,
@@ -90,12 +98,39 @@ class _OnceListener(NotificationAMQPListener):
         super().__call__(message)
 
 
+class _KeepsUniqueId(dict):
+    """A message whose unique id, once set, stays the same when oslo sets it again."""
+
+    def update(self, *args, **kwargs):
+        unique_id = self.get(UNIQUE_ID)
+        super().update(*args, **kwargs)
+        if unique_id is not None:
+            self[UNIQUE_ID] = unique_id
+
+
 class RabbitOnceDriver(RabbitDriver):
-    """``rabbit://`` with notification listeners that deliver each notification once."""
+    """``rabbit://`` whose notifications are sent until taken and delivered once."""
 
     def __init__(self, conf, url, default_exchange=None, allowed_remote_exmods=None):
         rabbit = TransportURL(conf, "rabbit", url.virtual_host, url.hosts, query=url.query)
         super().__init__(conf, rabbit, default_exchange, allowed_remote_exmods)
+        self._retry_interval = max(1.0, float(conf.oslo_messaging_rabbit.rabbit_retry_interval))
+
+    def send_notification(self, target, ctxt, message, version, retry=None):
+        if retry is not None and retry >= 0:
+            return super().send_notification(target, ctxt, message, version, retry=retry)
+        message = _KeepsUniqueId(message)
+        while True:
+            try:
+                return super().send_notification(target, ctxt, message, version, retry=retry)
+            except MessageDeliveryFailure as exc:
+                LOG.warning(
+                    "Notification to %s not sent yet, trying again in %g s: %s",
+                    target.topic,
+                    self._retry_interval,
+                    exc,
+                )
+                time.sleep(self._retry_interval)
 
     def listen_for_notifications(self, targets_and_priorities, pool, batch_size, batch_timeout):
         listener = super().listen_for_notifications(

@@ -1,6 +1,8 @@
-"""The ledger behind rabbit-once://: which deliveries of a notification are copies."""
+"""rabbit-once:// without a server: which deliveries are copies; a resent message keeps
+its unique id."""
 
-from hybridmsg.drivers.rabbit_once import Ledger
+from hybridmsg.drivers.rabbit_once import Ledger, _KeepsUniqueId
+from hybridmsg.drivers.shim import UNIQUE_ID
 
 
 def test_a_copy_of_one_in_hand_or_handled_is_refused():
@@ -27,3 +29,10 @@ def test_only_the_latest_handled_are_remembered():
         ledger.handled(unique_id)
     assert ledger.admit("a")
     assert not ledger.admit("b") and not ledger.admit("c")
+
+
+def test_a_message_sent_again_keeps_its_unique_id():
+    message = _KeepsUniqueId({"payload": 1})
+    message.update({UNIQUE_ID: "first"})  # oslo's first attempt
+    message.update({UNIQUE_ID: "second", "_context_user": "u"})  # oslo's next attempt
+    assert message[UNIQUE_ID] == "first" and message["_context_user"] == "u"
