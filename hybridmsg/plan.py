@@ -118,14 +118,16 @@ class Backend:
         _require_unique(addresses, f"{self.kind} node address")
         _require_unique([n.name for n in self.nodes if n.name], f"{self.kind} node name")
 
-    def url(self, user: str, password: str, vhost: str) -> str:
+    def url(self, user: str, password: str, vhost: str, *, masked: bool = False) -> str:
         """The transport URL of ``user`` on this backend, one host entry per node (without
-        credentials where the client certificate names the user)."""
+        credentials where the client certificate names the user); ``masked`` hides the
+        password."""
         cred = f"{quote(user, safe='')}:{quote(password, safe='')}@"
         if self.kind.needs_client_certificates:
             cred = ""
         hosts = ",".join(f"{cred}{node.address}" for node in self.nodes)
-        return f"{self.kind.scheme}://{hosts}/{quote(vhost, safe='')}"
+        url = f"{self.kind.scheme}://{hosts}/{quote(vhost, safe='')}"
+        return mask_url(url) if masked else url
 
 
 @dataclass(frozen=True)
@@ -153,8 +155,7 @@ class Service:
 
     def url(self, backend: Backend, *, masked: bool = False) -> str:
         """This service's transport URL on ``backend``; ``masked`` hides the password."""
-        url = backend.url(self.user, self.password, self.vhost)
-        return mask_url(url) if masked else url
+        return backend.url(self.user, self.password, self.vhost, masked=masked)
 
 
 @dataclass(frozen=True)
@@ -192,8 +193,7 @@ class Reader:
 
     def url(self, backend: Backend, vhost: str, *, masked: bool = False) -> str:
         """This reader's transport URL on ``backend`` for the vhost ``vhost``."""
-        url = backend.url(self.user, self.password, vhost)
-        return mask_url(url) if masked else url
+        return backend.url(self.user, self.password, vhost, masked=masked)
 
 
 @dataclass(frozen=True)

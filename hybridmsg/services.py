@@ -152,13 +152,18 @@ def render(config: ServiceConfig) -> str:
     return "\n".join(_with_options(lines, config.options)) + "\n"
 
 
+def read_ini(text: str) -> configparser.ConfigParser:
+    """``text`` read as an ini file: no default section, no interpolation (as oslo.config)."""
+    ini = configparser.ConfigParser(default_section="hybridmsg:none", interpolation=None)
+    ini.read_string(text)
+    return ini
+
+
 def parse_sides(service: str, text: str) -> list[ServiceConfig]:
     """One config per RPC transport a snippet uses: one, or, for a ``dual://`` snippet (a
     migration in progress), its ``send_url`` then its ``also_listen_url``, each named
     ``SERVICE (SCHEME)``."""
-    config = parse(service, text)
-    ini = configparser.ConfigParser(default_section="hybridmsg:none", interpolation=None)
-    ini.read_string(text)
+    config, ini = _parse(service, text)
     if DUAL_SECTION not in ini:
         return [config]
     urls = [ini[DUAL_SECTION][key] for key in DUAL_URLS if ini[DUAL_SECTION].get(key)]
@@ -169,11 +174,14 @@ def parse_sides(service: str, text: str) -> list[ServiceConfig]:
 
 def parse(service: str, text: str) -> ServiceConfig:
     """Read back a snippet written by :func:`render`."""
-    ini = configparser.ConfigParser(default_section="hybridmsg:none", interpolation=None)
+    return _parse(service, text)[0]
+
+
+def _parse(service: str, text: str) -> tuple[ServiceConfig, configparser.ConfigParser]:
     try:
-        ini.read_string(text)
+        ini = read_ini(text)
         notify = ini[NOTIFY_SECTION]
-        return ServiceConfig(
+        config = ServiceConfig(
             service=service,
             rpc_url=ini["DEFAULT"]["transport_url"],
             notification_driver=notify["driver"],
@@ -190,3 +198,4 @@ def parse(service: str, text: str) -> ServiceConfig:
         raise UsageError(
             f"the config of {service} is not a hybridmsg snippet ({exc!r}); run hybridmsg up"
         ) from exc
+    return config, ini

@@ -35,8 +35,8 @@ def run(args: argparse.Namespace) -> int:
         print(format_row(result, width), flush=True)
 
     results = check_all(configs, args.timeout, on_result=show)
+    notifiers = [stack.read_config(service) for service in plan.service_names] if readers else []
     for name in readers:
-        notifiers = [stack.read_config(service) for service in plan.service_names]
         results.append(check_reader(stack.read_reader_config(name), notifiers, args.timeout))
         show(results[-1])
     for result in results:

@@ -13,7 +13,6 @@ RPC queues are every queue of a vhost except notification queues (``TOPIC.PRIORI
 
 from __future__ import annotations
 
-import configparser
 import time
 from dataclasses import replace
 
@@ -21,7 +20,7 @@ from hybridmsg.backends.rabbitmq_node import QueueStats, RabbitNode
 from hybridmsg.check import check_all, failure_lines, format_row
 from hybridmsg.errors import CheckFailed
 from hybridmsg.plan import Plan
-from hybridmsg.services import NOTIFY_SECTION, ServiceConfig, render, service_config
+from hybridmsg.services import NOTIFY_SECTION, ServiceConfig, read_ini, render, service_config
 from hybridmsg.stack import Progress
 
 #: oslo.messaging notification priorities: a queue named ``TOPIC.PRIORITY`` keeps notifications.
@@ -39,8 +38,7 @@ def as_services_read(config: ServiceConfig) -> ServiceConfig:
     ``check`` then declares queues and exchanges exactly as the running services do, which
     RabbitMQ requires (an exchange declared durable by one and not by the other is refused).
     """
-    ini = configparser.ConfigParser(default_section="hybridmsg:none", interpolation=None)
-    ini.read_string(render(config))
+    ini = read_ini(render(config))
     groups = [g for g in ini.sections() if g.startswith("oslo_messaging_") and g != NOTIFY_SECTION]
     return replace(config, options=tuple((g, o, ini[g][o]) for g in groups for o in ini[g]))
 

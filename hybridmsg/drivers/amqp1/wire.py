@@ -53,6 +53,11 @@ class _Outgoing:
     def expired(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline
 
+    def fail_released(self) -> None:
+        """Released by the router and out of time to send it again."""
+        self.sent.set_exception(oslo_messaging.MessageDeliveryFailure(
+            "the router released the message: no consumer could take it"))
+
 
 class _Outbox:
     """A sender link and the messages waiting for its credit."""
@@ -216,8 +221,7 @@ class AmqpLink:
             outgoing = outbox.waiting.popleft()
             if outgoing.sent.running():  # sent before and released: its caller still waits?
                 if outgoing.expired():
-                    outgoing.sent.set_exception(oslo_messaging.MessageDeliveryFailure(
-                        "the router released the message: no consumer could take it"))
+                    outgoing.fail_released()
                     continue
             elif not outgoing.sent.set_running_or_notify_cancel():
                 continue
@@ -249,8 +253,7 @@ class AmqpLink:
         outgoing, address = entry
         outbox = self._outboxes.get(address)
         if outbox is None or outgoing.expired():
-            outgoing.sent.set_exception(oslo_messaging.MessageDeliveryFailure(
-                "the router released the message: no consumer could take it"))
+            outgoing.fail_released()
             return
         outbox.waiting.appendleft(outgoing)
         self.flush(outbox.sender)
