@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import collections
 import logging
-import threading
 import time
 import uuid
 from concurrent.futures import Future
@@ -24,6 +23,7 @@ from proton import Message
 from proton.handlers import MessagingHandler
 from proton.reactor import ApplicationEvent, AtMostOnce, Backoff, Container, EventInjector
 
+from hybridmsg.drivers import bridge
 from hybridmsg.drivers.amqp1.settings import AmqpSettings
 from hybridmsg.drivers.link import Handler, State
 
@@ -74,8 +74,8 @@ class AmqpLink:
         self._settings = settings
         self._on_reply = on_reply
         self._state = State.NEW
-        self._ready = threading.Event()
-        self._start_error: Exception | None = None
+        self._ready: Future = bridge.future()
+        self._stopped: Future = bridge.future()
         self._reply_address: str | None = None
         self._work: collections.deque = collections.deque()
         self._outboxes: dict[str, _Outbox] = {}
@@ -84,7 +84,7 @@ class AmqpLink:
         self._opening: dict[str, Future] = {}
         self._closing: dict[str, Future] = {}
         self._container: Container | None = None
-        self._thread: threading.Thread | None = None
+        self._thread = None
 
     @property
     def reply_address(self) -> str:
@@ -92,7 +92,11 @@ class AmqpLink:
 
     # -- life cycle (caller threads) --------------------------------------------------
 
-    def start(self, timeout: float | None) -> None:
+    @property
+    def peer(self) -> str:
+        return f"AMQP router at {', '.join(self._settings.urls)}"
+
+    def start(self) -> Future:
         if self._state is not State.NEW:
             raise RuntimeError(f"AmqpLink.start() called in state {self._state.value}")
         s = self._settings
@@ -120,17 +124,15 @@ class AmqpLink:
             self._conn, None, name=f"relay-{uuid.uuid4().hex}", options=AtMostOnce()
         )
         self._state = State.RUNNING
-        self._thread = threading.Thread(target=self._container.run, name="hybridmsg-amqp-io",
-                                        daemon=True)
+        self._thread = bridge.io_thread(self._run, "hybridmsg-amqp-io")
         self._thread.start()
-        if not self._ready.wait(timeout):
-            self.close()
-            raise oslo_messaging.MessagingTimeout(
-                f"no AMQP router reachable at {', '.join(s.urls)} within {timeout:.1f} s"
-            )
-        if self._start_error is not None:
-            self.close()
-            raise self._start_error
+        return self._ready
+
+    def _run(self) -> None:
+        try:
+            self._container.run()
+        finally:
+            self._stopped.set_result(None)
 
     def close(self) -> None:
         if self._state is not State.RUNNING:
@@ -138,10 +140,13 @@ class AmqpLink:
             return
         self._state = State.CLOSED
         self._call_soon(self._shutdown)
-        if threading.current_thread() is not self._thread:
-            self._thread.join(self._settings.drain_timeout + 5)
-            if self._thread.is_alive():
+        if bridge.native_ident() != self._thread.ident:
+            try:
+                bridge.wait(self._stopped, self._settings.drain_timeout + 5)
+            except TimeoutError:
                 LOG.warning("AMQP I/O thread did not stop in time")
+                return
+            self._thread.join()
 
     def _call_soon(self, fn, *args) -> None:
         self._work.append((fn, args))
@@ -155,7 +160,7 @@ class AmqpLink:
     ) -> Future:
         """Credit is the flow control: the caller cancels the future of a message still
         waiting for credit at its deadline; a released message is sent again until then."""
-        sent: Future = Future()
+        sent = bridge.future()
         if self._state is not State.RUNNING:
             sent.set_exception(oslo_messaging.MessageDeliveryFailure("the AMQP link is closed"))
         else:
@@ -168,10 +173,10 @@ class AmqpLink:
             self._call_soon(self._send_reply, address, body)
 
     def subscribe(self, address: str, group: str | None, handler: Handler) -> str:
-        opened: Future = Future()
+        opened = bridge.future()
         self._call_soon(self._attach, address, handler, opened)
         try:
-            return opened.result(self._settings.drain_timeout)
+            return bridge.wait(opened, self._settings.drain_timeout)
         except TimeoutError:
             LOG.warning("Link to %s not attached yet; it attaches when the router is back",
                         address)
@@ -180,10 +185,10 @@ class AmqpLink:
     def unsubscribe(self, subscription: str) -> None:
         if self._state is not State.RUNNING:
             return
-        closed: Future = Future()
+        closed = bridge.future()
         self._call_soon(self._detach, subscription, closed)
         try:
-            closed.result(self._settings.drain_timeout)
+            bridge.wait(closed, self._settings.drain_timeout)
         except TimeoutError:
             LOG.warning("Link %s not detached after %s s", subscription,
                         self._settings.drain_timeout)
@@ -285,7 +290,8 @@ class AmqpLink:
         if link.name == self._reply_link.name:
             self._reply_address = link.remote_source.address
             link.flow(self._settings.reply_credit)
-            self._ready.set()
+            if not self._ready.done():
+                self._ready.set_result(None)
         elif link.is_receiver and link.remote_source.address is None:
             return  # refused: the router detaches it with the reason (link_failed)
         elif link.is_receiver:
@@ -336,7 +342,7 @@ class AmqpLink:
 
     def transport_failed(self, condition) -> None:
         why = _describe(condition)
-        if not self._ready.is_set() and condition is not None:
+        if not self._ready.done() and condition is not None:
             verdict = FATAL.get(condition.name)
             if verdict is None and "SSL" in (condition.description or ""):
                 verdict = "failed the TLS handshake (check ssl_ca_file, the client " \
@@ -344,11 +350,10 @@ class AmqpLink:
             if verdict is not None:
                 s = self._settings
                 who = f"user {s.user!r}" if s.user else "the client certificate"
-                self._start_error = oslo_messaging.MessagingException(
-                    f"the AMQP router at {', '.join(s.urls)} {verdict} of {who} on vhost "
-                    f"{s.virtual_host!r}: {why}")
                 self._conn.close()
-                self._ready.set()
+                self._ready.set_exception(oslo_messaging.MessagingException(
+                    f"the AMQP router at {', '.join(s.urls)} {verdict} of {who} on vhost "
+                    f"{s.virtual_host!r}: {why}"))
                 return
         LOG.warning("AMQP connection to %s failed (%s); reconnecting",
                     ", ".join(self._settings.urls), why)
