@@ -251,10 +251,10 @@ class NatsLink:
 
     def publish(
         self, address: str, body: bytes, reply_to: str | None = None,
-        deadline: float | None = None,
+        deadline: float | None = None, fanout: bool = False,
     ) -> Future:
         sent = bridge.future()
-        self._put(Outgoing(address, body, reply_to, deadline, sent))
+        self._put(Outgoing(address, body, reply_to, None if fanout else deadline, sent))
         return sent
 
     def reply(self, address: str, body: bytes) -> None:
