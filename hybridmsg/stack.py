@@ -79,7 +79,7 @@ def local_plan(
     """The plan of a stack on this machine for ``mode``, with ``tls`` on every server.
 
     Each backend has one node on loopback, or ``nodes`` nodes on the test hosts
-    127.0.0.2, 127.0.0.3, ... (:func:`test_hosts`). What ``previous`` already has is kept
+    127.0.0.2, 127.0.0.3, ... (:func:`host_addresses`). What ``previous`` already has is kept
     (service and reader passwords, backends of as many nodes), so that services and readers
     stay configured; what is new gets a free port or a generated password. ``readers``
     None keeps the previous readers, ``nodes`` None the previous number of nodes.
@@ -92,7 +92,7 @@ def local_plan(
         reading = tuple(_reader(name, topics, previous) for name, topics in readers)
     if nodes is None:
         nodes = len(previous.backends[0].nodes) if previous else 1
-    hosts = test_hosts(nodes)
+    hosts = host_addresses(nodes)
     rabbitmq = router_backend = None
     if mode.needs_rabbitmq:
         kept = previous.rabbitmq if previous else None
@@ -123,7 +123,7 @@ def _reader(name: str, topics: tuple[str, ...], previous: Plan | None) -> Reader
     return Reader(before.name, before.user, before.password, topics or before.topics)
 
 
-def test_hosts(nodes: int) -> tuple[str, ...]:
+def host_addresses(nodes: int) -> tuple[str, ...]:
     """The host addresses of ``nodes`` nodes on this machine: loopback for one, else
     127.0.0.2, 127.0.0.3, ... (Linux routes all of 127.0.0.0/8 to the loopback device)."""
     if not 1 <= nodes <= MAX_NODES:
