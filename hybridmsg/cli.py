@@ -214,6 +214,14 @@ def build_parser() -> argparse.ArgumentParser:
         faults.add_argument(
             flag, type=kind, default=default, help=f"{meaning} (default: %(default)s)"
         )
+    faults.add_argument(
+        "--nodes",
+        type=_nodes,
+        default=1,
+        metavar="N",
+        help="run RabbitMQ and the router as clusters of N nodes on 127.0.0.2, ... and kill "
+        "one node of each in turn (default: %(default)s: one server each)",
+    )
     bench.add_arguments(command("bench", bench.DESCRIPTION))
     return parser
 
