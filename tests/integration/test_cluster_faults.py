@@ -17,7 +17,7 @@ from hybridmsg.faults.scenario import Action, Scenario, run
 from hybridmsg.faults.testbed import Target
 from hybridmsg.plan import Mode
 from tests.conftest import private_directory
-from tests.integration.test_faults import PHASES, RECOVERY, SLACK, SPEC
+from tests.integration.test_faults import PHASES, SPEC, assert_router_outage_contained
 
 NODES = 3
 
@@ -35,16 +35,8 @@ def bed() -> Iterator[testbed.Testbed]:
 
 def test_a_nats_node_killed_under_load(bed):
     outcome = run(bed, Mode.HYBRID, Scenario(Target.ROUTER, Action.KILL, True), PHASES, SPEC)
-
-    assert outcome.calls_failed == 0
-    assert outcome.late_executions == 0
-    assert outcome.longest_call <= SPEC.call_timeout + SLACK
-    # the other two nodes were up all along: RPC is back long before the killed node
-    assert outcome.recovery is not None and outcome.recovery <= RECOVERY
-    assert outcome.calls_ok > 0
-    assert outcome.notes_sent > 0
-    assert outcome.notes_lost == 0
-    assert outcome.notes_duplicated == 0
+    # recovery counts from the kill here: the other two nodes were up all along
+    assert_router_outage_contained(outcome)
 
 
 def test_a_rabbitmq_node_killed_under_load(bed):
