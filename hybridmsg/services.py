@@ -77,12 +77,13 @@ def self_contained(url: str, options: tuple[tuple[str, str, str], ...]) -> str:
 
 def on_node(config: ServiceConfig, number: int) -> ServiceConfig:
     """``config`` with each transport URL narrowed to the ``number``-th node (from 0) of its
-    backend, named ``SERVICE @HOST``: ``check`` proves every node of a cluster with it."""
+    backend, named ``SERVICE @HOST:PORT`` (of its RPC node): ``check`` proves every node of
+    a cluster with it."""
     rpc_url = _one_host(config.rpc_url, number)
-    host = rpc_url.partition("://")[2].partition("/")[0].rpartition("@")[2]
+    address = rpc_url.partition("://")[2].partition("/")[0].rpartition("@")[2]
     return replace(
         config,
-        service=f"{config.service} @{host.rpartition(':')[0]}",
+        service=f"{config.service} @{address}",
         rpc_url=rpc_url,
         notification_url=_one_host(config.notification_url, number)
         if config.notification_url

@@ -20,6 +20,7 @@ from hybridmsg.localservers import rabbit_node
 from hybridmsg.services import on_node
 from hybridmsg.stack import Stack, host_addresses
 from tests.conftest import private_directory
+from tests.integration.conftest import needs_qdrouterd
 from tests.integration.oslo_peer import NotificationRecorder, Recorder, rpc_servers, rpc_transport
 from tests.integration.test_stack import hybridmsg, ok
 
@@ -93,7 +94,7 @@ def test_the_snippet_names_all_three_hosts(cluster):
 def test_check_proves_every_node(cluster):
     out = ok(state(cluster), "check")
     for host in HOSTS:
-        (row,) = [line for line in out.splitlines() if line.startswith(f"nova @{host} ")]
+        (row,) = [line for line in out.splitlines() if line.startswith(f"nova @{host}:")]
         assert row.split().count("ok") == 4, out  # call, cast, fanout, notify
 
 
@@ -151,3 +152,31 @@ def test_nothing_listens_beyond_the_test_hosts(cluster):
         assert _listening(server.pid) == {host}, server.title
     epmd = cluster.state_dir / "rabbitmq" / "epmd" / "epmd.pid"
     assert _listening(int(epmd.read_text())) <= {*HOSTS, "127.0.0.1", "::1"}
+
+
+@needs_qdrouterd
+def test_a_qdrouterd_mesh_of_three_routers():
+    """``--router qdrouterd --nodes 3``: three interior routers, each with a direct route
+    to the other two; a call crosses from the last router to the first."""
+    with private_directory("hybridmsg-mesh-") as directory:
+        directory.chmod(0o711)
+        mesh = directory / "state"
+        try:
+            ok(mesh, "up", "--mode", "router", "--router", "qdrouterd", "--nodes", str(NODES),
+               "--services", "nova")
+            out = ok(mesh, "check")
+            assert sum(line.startswith("nova @localhost:") for line in out.splitlines()) == NODES
+            for number in range(1, NODES + 1):
+                log = (mesh / "qdrouterd" / f"node{number}" / "qdrouterd-router.log").read_text()
+                hops = [line for line in log.splitlines() if "Computed next hops" in line][-1]
+                others = {f"hybridmsg-{n}" for n in range(1, NODES + 1) if n != number}
+                assert all(f"'{router}': '{router}'" in hops for router in others), hops
+            config = Stack(mesh).read_config("nova")
+            first, last = on_node(config, 0), on_node(config, NODES - 1)
+            with rpc_transport(first.self_contained(first.rpc_url)) as server_side, rpc_servers(
+                server_side, [om.Target(topic="mesh", server="s1")], [Recorder("s1")]
+            ), rpc_transport(last.self_contained(last.rpc_url)) as client_side:
+                client = om.get_rpc_client(client_side, om.Target(topic="mesh"), timeout=10)
+                assert client.call({}, "echo", value="across")["server"] == "s1"
+        finally:
+            hybridmsg(mesh, "down")

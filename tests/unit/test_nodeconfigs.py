@@ -216,6 +216,6 @@ def test_service_urls_list_every_node_and_on_node_narrows_them():
     )
     assert ("oslo_messaging_rabbit", "rabbit_quorum_queue", "true") in config.options
     second = on_node(config, 1)
-    assert second.service == "nova @10.0.0.2"
+    assert second.service == "nova @10.0.0.2:4222"
     assert second.rpc_url == "nats://nova:s3cret@10.0.0.2:4222/nova"
     assert second.notification_url == "rabbit-once://nova:s3cret@10.0.0.2:5671/nova"
