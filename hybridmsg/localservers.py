@@ -251,8 +251,8 @@ class LocalCluster:
 
     ``start`` starts the nodes that are not running, all at once (a RabbitMQ node
     restarting waits for its peers), except nodes that never ran, which start one after
-    the other so that each joins the cluster the ones before it formed. ``helper`` (epmd)
-    runs first and stops last.
+    the other so that each joins the cluster the ones before it formed; it brings the
+    nodes that were running up to date. ``helper`` (epmd) runs first and stops last.
     """
 
     def __init__(
@@ -282,8 +282,10 @@ class LocalCluster:
         waiting = [m for m in self.members if not m.is_running]
         rejoining = [m for m in waiting if not (isinstance(m, LocalRabbit) and m.fresh)]
         _start_all(rejoining)
-        for member in waiting:
-            if member not in rejoining:
+        for member in self.members:
+            if member not in waiting:
+                member.refresh()  # those that ran on: up to date like the others
+            elif member not in rejoining:
                 member.start()
 
     def stop(self) -> None:
