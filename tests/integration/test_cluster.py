@@ -17,7 +17,7 @@ import pytest
 from oslo_config import cfg
 
 from hybridmsg.localservers import rabbit_node
-from hybridmsg.services import on_node
+from hybridmsg.services import ServiceConfig, on_node
 from hybridmsg.stack import Stack, host_addresses
 from tests.conftest import private_directory
 from tests.integration.conftest import needs_qdrouterd
@@ -98,16 +98,22 @@ def test_check_proves_every_node(cluster):
         assert row.split().count("ok") == 4, out  # call, cast, fanout, notify
 
 
-def test_traffic_crosses_the_cluster(cluster):
-    """An RPC server on the first node answers a client on the last; a notification sent
-    through the last node reaches a listener on the first."""
-    config = cluster.read_config("nova")
+def call_across(config: ServiceConfig) -> tuple[ServiceConfig, ServiceConfig]:
+    """An RPC server on the first node answers a call from the last; both configs."""
     first, last = on_node(config, 0), on_node(config, NODES - 1)
     with rpc_transport(first.self_contained(first.rpc_url)) as server_side, rpc_servers(
         server_side, [om.Target(topic="cross", server="s1")], [Recorder("s1")]
     ), rpc_transport(last.self_contained(last.rpc_url)) as client_side:
         client = om.get_rpc_client(client_side, om.Target(topic="cross"), timeout=10)
-        assert client.call({}, "echo", value="over the routes")["server"] == "s1"
+        assert client.call({}, "echo", value="across")["server"] == "s1"
+    return first, last
+
+
+def test_traffic_crosses_the_cluster(cluster):
+    """An RPC server on the first node answers a client on the last; a notification sent
+    through the last node reaches a listener on the first."""
+    config = cluster.read_config("nova")
+    first, last = call_across(config)
     assert first.notification_url and last.notification_url
     recorder = NotificationRecorder()
     listen = om.get_notification_transport(
@@ -171,12 +177,6 @@ def test_a_qdrouterd_mesh_of_three_routers():
                 hops = [line for line in log.splitlines() if "Computed next hops" in line][-1]
                 others = {f"hybridmsg-{n}" for n in range(1, NODES + 1) if n != number}
                 assert all(f"'{router}': '{router}'" in hops for router in others), hops
-            config = Stack(mesh).read_config("nova")
-            first, last = on_node(config, 0), on_node(config, NODES - 1)
-            with rpc_transport(first.self_contained(first.rpc_url)) as server_side, rpc_servers(
-                server_side, [om.Target(topic="mesh", server="s1")], [Recorder("s1")]
-            ), rpc_transport(last.self_contained(last.rpc_url)) as client_side:
-                client = om.get_rpc_client(client_side, om.Target(topic="mesh"), timeout=10)
-                assert client.call({}, "echo", value="across")["server"] == "s1"
+            call_across(Stack(mesh).read_config("nova"))
         finally:
             hybridmsg(mesh, "down")
