@@ -3,12 +3,12 @@
 OpenStack-Ansible describes each service's messaging with ``<service>_oslomsg_rpc_*`` and
 ``<service>_oslomsg_notify_*`` variables (``transport``, ``servers``, ``port``, ``use_ssl``,
 ``userid``, ``password``, ``vhost``, ``ssl_ca_file``), which default to the generic
-``oslomsg_rpc_*`` / ``oslomsg_notify_*`` (and a notify account to the RPC one). :func:`side` reads one traffic class of one
-service, :func:`service_settings` gives the service's :class:`~hybridmsg.services.ServiceConfig`
-(rendered by :func:`hybridmsg.services.render`, as ``hybridmsg config`` does) and
-:func:`inventory_plan` builds the :class:`~hybridmsg.plan.Plan` of an inventory's servers
-(accounts from those variables).
-"""
+``oslomsg_rpc_*`` / ``oslomsg_notify_*`` (and a notify account to the RPC one).
+:func:`side` reads one traffic class of one service, :func:`service_settings` gives the
+service's :class:`~hybridmsg.services.ServiceConfig` (rendered by
+:func:`hybridmsg.services.render`, as ``hybridmsg config`` does) and :func:`inventory_plan`
+builds the :class:`~hybridmsg.plan.Plan` of an inventory's servers (accounts from those
+variables)."""
 
 from __future__ import annotations
 
