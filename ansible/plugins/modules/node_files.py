@@ -15,20 +15,6 @@ description:
     kept while the password is the same, so that a second run changes nothing.
   - Needs the hybridmsg Python package on the managed host.
 options:
-  plan:
-    description: The plan, as the C(hybridmsg.messaging.plan) filter builds it (JSON). Holds
-      passwords.
-    type: str
-    required: true
-  host:
-    description: This host's address in the plan.
-    type: str
-    required: true
-  kind:
-    description: The backend.
-    type: str
-    required: true
-    choices: [rabbitmq, nats, qdrouterd]
   config_dir:
     description: Directory of every backend's configuration directory.
     type: path
@@ -39,6 +25,8 @@ options:
   group:
     description: Group that may read the files (the server's), else the current one.
     type: str
+extends_documentation_fragment:
+  - hybridmsg.messaging.plan
 author: hybridmsg developers
 """
 
