@@ -311,9 +311,7 @@ class Plan:
         """``url``, to the notification backend, in the scheme this plan's services use for
         notifications: in hybrid mode ``rabbit-once://``, so that none reaches a listener
         twice after a broker crash; in rabbit mode oslo's own ``rabbit://``, unchanged."""
-        if self.mode is Mode.HYBRID and url.startswith(f"{BackendKind.RABBITMQ.scheme}://"):
-            return RABBIT_ONCE_SCHEME + url[len(BackendKind.RABBITMQ.scheme) :]
-        return url
+        return notification_url(self.mode, url)
 
     @property
     def backends(self) -> tuple[Backend, ...]:
@@ -365,6 +363,14 @@ def plan_from_dict(data: dict[str, Any]) -> Plan:
         )
     except (KeyError, TypeError) as exc:
         raise PlanError(f"the plan is malformed ({exc!r}); fix or remove it") from exc
+
+
+def notification_url(mode: Mode, url: str) -> str:
+    """``url`` in the scheme services use for notifications in ``mode`` (see
+    :meth:`Plan.notification_url`)."""
+    if mode is Mode.HYBRID and url.startswith(f"{BackendKind.RABBITMQ.scheme}://"):
+        return RABBIT_ONCE_SCHEME + url[len(BackendKind.RABBITMQ.scheme) :]
+    return url
 
 
 def mask_url(url: str) -> str:

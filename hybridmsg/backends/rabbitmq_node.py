@@ -244,8 +244,9 @@ class RabbitNode:
         else:
             self.pid_file.stop(timeout)
 
-    def ctl(self, *args: str, timeout: float = 60.0) -> str:
-        """Run ``rabbitmqctl -n NODE ARGS`` as the node's user; its stdout."""
+    def ctl(self, *args: str, timeout: float = 60.0, stdin: str | None = None) -> str:
+        """Run ``rabbitmqctl -n NODE ARGS`` as the node's user (``stdin`` its input); its
+        stdout."""
         argv = [str(find_rabbitmq_scripts() / "rabbitmqctl"), "-n", self.nodename, *args]
         run_as = self._run_as
         result = subprocess.run(
@@ -254,6 +255,7 @@ class RabbitNode:
             env=self._env(),
             capture_output=True,
             text=True,
+            input=stdin,
             timeout=timeout,
             user=run_as.uid if run_as else None,
             group=run_as.gid if run_as else None,
