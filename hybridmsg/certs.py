@@ -4,7 +4,8 @@
 and loads them on later calls. ``ca.issue(path, name, hosts)`` writes a certificate
 (``path``, 0644) and its key (``path`` with ``-key.pem``, 0600) valid for both server and
 client authentication, with every host name and IP address of ``hosts`` as subject
-alternative names. ``ca.ensure_issued`` issues only when the certificate is missing,
+alternative names (an address also as a DNS name: proton checks only those).
+``ca.ensure_issued`` issues only when the certificate is missing,
 signed by another CA or lacks one of the hosts, so that servers keep their certificate
 across ``up`` runs. Keys are EC P-256 in the traditional "EC PRIVATE KEY" PEM form, which
 RabbitMQ (Erlang), nats-server (Go) and Python all read.
@@ -60,11 +61,15 @@ def _name(common_name: str) -> x509.Name:
     )
 
 
-def _san(host: str) -> x509.GeneralName:
+def _sans(host: str) -> tuple[x509.GeneralName, ...]:
+    """The subject alternative names of ``host``: an IP address is named both as an
+    address and as a DNS name, since proton (qdrouterd, the ``amqp://`` driver) checks a
+    peer's name against DNS names only, while Python, Go and Erlang check addresses."""
     try:
-        return x509.IPAddress(ipaddress.ip_address(host))
+        address = x509.IPAddress(ipaddress.ip_address(host))
     except ValueError:
-        return x509.DNSName(host)
+        return (x509.DNSName(host),)
+    return address, x509.DNSName(host)
 
 
 def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
@@ -153,7 +158,8 @@ class LocalCA:
         )
         if hosts:
             builder = builder.add_extension(
-                x509.SubjectAlternativeName([_san(h) for h in hosts]), critical=False
+                x509.SubjectAlternativeName([san for h in hosts for san in _sans(h)]),
+                critical=False,
             )
         path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
         _write_key(key_file_of(path), key)
@@ -178,7 +184,7 @@ class LocalCA:
             names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         except x509.ExtensionNotFound:
             return not hosts
-        return all(_san(host) in names for host in hosts)
+        return all(san in names for host in hosts for san in _sans(host))
 
 
 def _usage(cert_sign: bool) -> x509.KeyUsage:

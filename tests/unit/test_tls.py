@@ -1,10 +1,13 @@
 """TLS without servers: the local CA, the plan's TLS, snippet options, ``up`` flags."""
 
 import argparse
+import ipaddress
 import stat
 
 import pytest
+from cryptography import x509
 
+from hybridmsg import certs
 from hybridmsg.certs import LocalCA, ensure_certificates, key_file_of, local_tls
 from hybridmsg.commands.up import tls_choice
 from hybridmsg.errors import PlanError, UsageError
@@ -37,6 +40,26 @@ def test_local_ca_issues_server_and_client_certificates_with_private_keys(tmp_pa
 def test_a_certificate_of_another_ca_is_reissued(tmp_path):
     LocalCA.ensure(tmp_path / "other").issue(tmp_path / "server.pem", "x", ("127.0.0.1",))
     assert not LocalCA.ensure(tmp_path)._fits(tmp_path / "server.pem", ("127.0.0.1",))
+
+
+def test_an_address_is_named_also_as_a_dns_name_for_proton(tmp_path):
+    """qdrouterd and the amqp:// driver (proton) check a peer's name against DNS names
+    only: routers reached by IP address need the address as a DNS name too."""
+    LocalCA.ensure(tmp_path).issue(tmp_path / "server.pem", "x", ("10.0.0.5", "ctl1"))
+    cert = x509.load_pem_x509_certificate((tmp_path / "server.pem").read_bytes())
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert names.get_values_for_type(x509.DNSName) == ["10.0.0.5", "ctl1"]
+    assert names.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("10.0.0.5")]
+
+
+def test_a_certificate_without_the_dns_names_of_its_addresses_is_reissued(
+    tmp_path, monkeypatch
+):
+    ca = LocalCA.ensure(tmp_path)
+    with monkeypatch.context() as earlier:  # as certificates were issued before
+        earlier.setattr(certs, "_sans", lambda host: (x509.IPAddress(ipaddress.ip_address(host)),))
+        ca.issue(tmp_path / "server.pem", "x", ("10.0.0.5",))
+    assert not ca._fits(tmp_path / "server.pem", ("10.0.0.5",))
 
 
 def test_own_files_must_exist(tmp_path):
