@@ -18,7 +18,10 @@ from hybridmsg.plan import RABBIT_ONCE_SCHEME, TLS, Backend, Plan
 NOTIFY_DRIVER = "messagingv2"
 NO_NOTIFY_DRIVER = "noop"
 NOTIFY_SECTION = "oslo_messaging_notifications"
-#: the ``dual://`` driver's group, and its URLs: where RPC is sent, where servers also listen
+#: the ``dual://`` driver's scheme and group (``hybridmsg.drivers.dual``, not imported here:
+#: the Ansible controller reads snippets without the drivers), and its URLs: where RPC is
+#: sent, where servers also listen
+DUAL_SCHEME = "dual"
 DUAL_SECTION = "hybridmsg_dual"
 DUAL_URLS = ("send_url", "also_listen_url")
 TLS_OPTIONS = ("ssl", "ssl_ca_file", "ssl_cert_file", "ssl_key_file")

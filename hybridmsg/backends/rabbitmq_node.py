@@ -32,6 +32,7 @@ import secrets
 import shutil
 import stat
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -57,6 +58,18 @@ class QueueStats:
     name: str
     messages: int
     consumers: int
+
+
+def list_queues(ctl: Callable[..., str], vhost: str) -> list[QueueStats]:
+    """Every queue of ``vhost`` with its ready+unacked message count and consumers, by
+    ``ctl`` (``rabbitmqctl ARGS`` of a node, its stdout: a :class:`RabbitNode`'s or a
+    host's own)."""
+    out = ctl("list_queues", "-q", "-p", vhost, "name", "messages", "consumers",
+              "--formatter", "json")
+    return [
+        QueueStats(q["name"], int(q["messages"]), int(q["consumers"]))
+        for q in json.loads(out or "[]")
+    ]
 
 
 def find_rabbitmq_scripts() -> Path:
@@ -278,13 +291,7 @@ class RabbitNode:
 
     def list_queues(self, vhost: str) -> list[QueueStats]:
         """Every queue of ``vhost`` with its ready+unacked message count and consumers."""
-        out = self.ctl(
-            "list_queues", "-q", "-p", vhost, "name", "messages", "consumers", "--formatter", "json"
-        )
-        return [
-            QueueStats(q["name"], int(q["messages"]), int(q["consumers"]))
-            for q in json.loads(out or "[]")
-        ]
+        return list_queues(self.ctl, vhost)
 
     def __enter__(self) -> RabbitNode:
         self.start()

@@ -23,10 +23,16 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from hybridmsg.drivers.dual import GROUP, SCHEME
 from hybridmsg.errors import PlanError
-from hybridmsg.plan import Mode, Plan
-from hybridmsg.services import render, service_config
+from hybridmsg.plan import BackendKind, Mode, Plan
+from hybridmsg.services import (
+    DUAL_SCHEME,
+    DUAL_SECTION,
+    ServiceConfig,
+    parse_sides,
+    render,
+    service_config,
+)
 
 
 class Side(StrEnum):
@@ -145,23 +151,58 @@ def plan_on(wide: Plan, side: Side) -> Plan:
 def snippet(wide: Plan, service: str, position: Position, *, masked: bool = False) -> str:
     """The config snippet of ``service`` at ``position``: a plain one at either end,
     a ``dual://`` one (with its ``[hybridmsg_dual]`` section) in between."""
-    send = service_config(plan_on(wide, position.send), service, masked=masked)
+    configs = {
+        side: service_config(plan_on(wide, side), service, masked=masked)
+        for side in position.listen
+    }
+    return position_snippet(position, configs, side_names(wide))
+
+
+def position_snippet(
+    position: Position, configs: dict[Side, ServiceConfig], names: dict[Side, str]
+) -> str:
+    """The snippet at ``position`` from the service's plain config on each side it listens
+    on (``configs``); ``names``: the backends' names, for the comment."""
+    send = configs[position.send]
     others = position.listen - {position.send}
     if not others:
         return render(send)
     (other,) = others
-    also = service_config(plan_on(wide, other), service, masked=masked)
-    names = side_names(wide)
+    also = configs[other]
     # driver options (e.g. TLS) of both transports: each inner driver reads its own group
     options = send.options + tuple(o for o in also.options if o not in send.options)
-    return render(replace(send, rpc_url=f"{SCHEME}://", options=options)) + "\n".join(
+    return render(replace(send, rpc_url=f"{DUAL_SCHEME}://", options=options)) + "\n".join(
         [
             "",
             f"# migration position {position.index} of 3: send RPC on {names[position.send]}, "
             f"also listen on {names[other]}",
-            f"[{GROUP}]",
+            f"[{DUAL_SECTION}]",
             f"send_url = {send.rpc_url}",
             f"also_listen_url = {also.rpc_url}",
             "",
         ]
     )
+
+
+def position_in(text: str, service: str) -> Position:
+    """The position a service's snippet ``text`` is at (what its processes run), read from
+    where it sends RPC and where its RPC servers listen."""
+    configs = parse_sides(service, text)
+    if not configs[0].notifies:
+        raise PlanError(
+            f"the snippet of {service} drops notifications (router mode): a migration moves "
+            "RPC between rabbit and hybrid mode only"
+        )
+    sides = [_side_of(config.rpc_url) for config in configs]
+    for position in POSITIONS:
+        if position.send is sides[0] and sorted(position.listen) == sorted(sides):
+            return position
+    schemes = " and ".join(config.rpc_url.partition(":")[0] for config in configs)
+    raise PlanError(
+        f"the snippet of {service} has RPC on {schemes}: no position of a migration between "
+        "rabbit and hybrid mode; write it with site.yml or hybridmsg up"
+    )
+
+
+def _side_of(url: str) -> Side:
+    return Side.RABBIT if url.startswith(f"{BackendKind.RABBITMQ.scheme}://") else Side.ROUTER

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from typing import Protocol
 
-from hybridmsg.backends.rabbitmq_node import QueueStats, RabbitNode
+from hybridmsg.backends.rabbitmq_node import QueueStats
 from hybridmsg.check import check_all, failure_lines, format_row
 from hybridmsg.errors import CheckFailed
 from hybridmsg.plan import Plan
@@ -26,6 +27,16 @@ from hybridmsg.stack import Progress
 #: oslo.messaging notification priorities: a queue named ``TOPIC.PRIORITY`` keeps notifications.
 PRIORITIES = frozenset({"audit", "debug", "info", "warn", "warning", "error", "critical", "sample"})
 POLL_INTERVAL = 0.5
+#: the command that resumes a migration and the one that rolls it back, as the errors say
+MIGRATE = "hybridmsg migrate"
+ROLL_BACK = "hybridmsg migrate --to rabbit"
+
+
+class Queues(Protocol):
+    """A RabbitMQ node's queues: a local :class:`~hybridmsg.backends.rabbitmq_node.RabbitNode`
+    or a host's own node (the Ansible collection's ``rpc_queues`` module)."""
+
+    def list_queues(self, vhost: str) -> list[QueueStats]: ...
 
 
 def is_rpc_queue(name: str) -> bool:
@@ -60,7 +71,7 @@ def check_side(plan: Plan, timeout: float, progress: Progress) -> None:
         )
 
 
-def _loaded(node: RabbitNode, vhosts: tuple[str, ...]) -> list[tuple[str, QueueStats]]:
+def _loaded(node: Queues, vhosts: tuple[str, ...]) -> list[tuple[str, QueueStats]]:
     return [
         (vhost, queue)
         for vhost in vhosts
@@ -76,9 +87,14 @@ def _where(loaded: list[tuple[str, QueueStats]]) -> str:
 
 
 def drain_rabbit(
-    node: RabbitNode, vhosts: tuple[str, ...], timeout: float, progress: Progress
+    node: Queues,
+    vhosts: tuple[str, ...],
+    timeout: float,
+    progress: Progress,
+    resume: str = MIGRATE,
 ) -> None:
-    """Return once every RPC queue of ``vhosts`` is empty; CheckFailed after ``timeout`` s."""
+    """Return once every RPC queue of ``vhosts`` is empty; CheckFailed after ``timeout`` s
+    (saying to run ``resume`` again)."""
     started = time.monotonic()
     while True:
         loaded = _loaded(node, vhosts)
@@ -90,19 +106,20 @@ def drain_rabbit(
             raise CheckFailed(
                 f"RPC queues on RabbitMQ still hold messages after {timeout:g} s ({_where(loaded)})"
                 ": a process still sends on RabbitMQ, or no server consumes the queue; restart "
-                "it with its new config, then run migrate again to resume"
+                f"it with its new config, then run {resume} again to resume"
             )
         total = sum(q.messages for _, q in loaded)
         progress(f"  waiting for {total} message(s) in {len(loaded)} RPC queue(s) on RabbitMQ")
         time.sleep(POLL_INTERVAL)
 
 
-def nothing_left(node: RabbitNode, vhosts: tuple[str, ...]) -> None:
-    """CheckFailed when any RPC queue of ``vhosts`` holds a message."""
+def nothing_left(node: Queues, vhosts: tuple[str, ...], roll_back: str = ROLL_BACK) -> None:
+    """CheckFailed when any RPC queue of ``vhosts`` holds a message (saying ``roll_back``
+    rolls back)."""
     loaded = _loaded(node, vhosts)
     if loaded:
         raise CheckFailed(
             f"RPC messages are left on RabbitMQ ({_where(loaded)}) although every process "
             "should send on the router by now; find the process that still sends there, "
-            "or roll back with: hybridmsg migrate --to rabbit"
+            f"or roll back with: {roll_back}"
         )

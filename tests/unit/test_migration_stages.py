@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+from dataclasses import replace
 
 import pytest
 
@@ -13,13 +14,14 @@ from hybridmsg.migration.stages import (
     POSITIONS,
     Side,
     plan_on,
+    position_in,
     position_of,
     side_names,
     snippet,
     stages,
 )
 from hybridmsg.plan import Backend, BackendKind, Mode, Node, Plan, Service
-from hybridmsg.services import parse_sides
+from hybridmsg.services import parse_sides, render, service_config
 from hybridmsg.stack import Stack, local_plan
 
 WIDE = Plan(
@@ -127,3 +129,20 @@ def test_check_reads_both_transports_of_a_dual_snippet() -> None:
     assert all(side.notification_url.startswith("rabbit-once://") for side in sides)
     plain = parse_sides("nova", snippet(WIDE, "nova", POSITIONS[3]))
     assert [side.service for side in plain] == ["nova"]
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_a_snippet_says_its_position(index: int) -> None:
+    """What upgrade.yml reads back from a host to know where its services stand."""
+    assert position_in(snippet(WIDE, "nova", POSITIONS[index]), "nova") is POSITIONS[index]
+
+
+def test_a_snippet_of_no_position_is_refused() -> None:
+    router_mode = render(service_config(replace(WIDE, mode=Mode.ROUTER, rabbitmq=None), "nova"))
+    with pytest.raises(PlanError, match="drops notifications .router mode."):
+        position_in(router_mode, "nova")
+    both_rabbit = snippet(WIDE, "nova", POSITIONS[2]).replace(
+        "send_url = nats://nova:pw-nova@127.0.0.1:4222/", "send_url = rabbit://nova:pw@127.0.0.1:1/"
+    )
+    with pytest.raises(PlanError, match="has RPC on rabbit and rabbit: no position"):
+        position_in(both_rabbit, "nova")
