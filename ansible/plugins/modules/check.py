@@ -19,7 +19,10 @@ options:
   snippets:
     description: Service name to snippet path.
     type: dict
-    required: true
+  texts:
+    description: Service name to snippet text (one not written yet, e.g. the plain config of
+      one side of a migration). Holds passwords.
+    type: dict
   timeout:
     description: Seconds each step may take.
     type: float
@@ -48,10 +51,18 @@ from ansible_collections.hybridmsg.messaging.plugins.module_utils.hybridmsg_node
 )
 
 
+def _read(path):
+    with open(path, encoding="utf-8") as snippet:
+        return snippet.read()
+
+
 def main():
     module = AnsibleModule(
-        argument_spec={"snippets": {"type": "dict", "required": True},
+        argument_spec={"snippets": {"type": "dict"},
+                       "texts": {"type": "dict", "no_log": True},
                        "timeout": {"type": "float", "default": 10.0}},
+        mutually_exclusive=[("snippets", "texts")],
+        required_one_of=[("snippets", "texts")],
         supports_check_mode=True,
     )
     require_hybridmsg(module)
@@ -61,9 +72,10 @@ def main():
 
     configs = []
     try:
-        for service, path in module.params["snippets"].items():
-            with open(path, encoding="utf-8") as snippet:
-                configs += parse_sides(service, snippet.read())
+        texts = module.params["texts"] or {
+            service: _read(path) for service, path in module.params["snippets"].items()}
+        for service, text in texts.items():
+            configs += parse_sides(service, text)
     except OSError as exc:
         module.fail_json(msg=f"cannot read {exc.filename} ({exc.strerror}); run site.yml first")
     except HybridmsgError as exc:

@@ -13,8 +13,6 @@ description:
   - Reads the node's definitions (C(rabbitmqctl export_definitions -)), compares, and
     imports only what is missing or different (C(rabbitmqctl import_definitions -)); the
     password goes through standard input, never a command line.
-  - With O(plan), O(host) and O(directory), reaches a node run by
-    M(hybridmsg.messaging.local_server); else the local node through C(rabbitmqctl).
 options:
   user:
     description: The user.
@@ -45,15 +43,8 @@ options:
     type: list
     elements: dict
     default: []
-  plan:
-    description: The plan (JSON), for a node run by M(hybridmsg.messaging.local_server).
-    type: str
-  host:
-    description: This host's address in the plan.
-    type: str
-  directory:
-    description: Where M(hybridmsg.messaging.local_server) runs the node.
-    type: path
+extends_documentation_fragment:
+  - hybridmsg.messaging.rabbitmq_node
 author: hybridmsg developers
 """
 
@@ -69,35 +60,16 @@ EXAMPLES = r"""
 RETURN = r""" # """
 
 import json
-from pathlib import Path
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.hybridmsg.messaging.plugins.module_utils.hybridmsg_nodes import (
-    load_plan,
     require_hybridmsg,
 )
-
-
-def _ctl(module):
-    """rabbitmqctl as a function of (args, stdin) -> stdout."""
-    params = module.params
-    if params["plan"]:
-        from hybridmsg.backends.rabbitmq_node import RabbitNode
-        from hybridmsg.nodeconfigs import rabbit_configs
-
-        params["kind"] = "rabbitmq"
-        plan, backend, numbers = load_plan(module)
-        node = RabbitNode(rabbit_configs(plan, backend)[numbers[0]], Path(params["directory"]))
-        return lambda args, stdin=None: node.ctl(*args, stdin=stdin)
-
-    def run(args, stdin=None):
-        code, out, err = module.run_command(["rabbitmqctl", *args], data=stdin,
-                                            binary_data=True)
-        if code != 0:
-            module.fail_json(msg=f"rabbitmqctl {args[0]} failed: {(err or out).strip()}")
-        return out
-
-    return run
+from ansible_collections.hybridmsg.messaging.plugins.module_utils.hybridmsg_rabbitmq import (
+    NODE_OPTIONS,
+    NODE_TOGETHER,
+    rabbitmq_node,
+)
 
 
 def main():
@@ -110,11 +82,9 @@ def main():
             "write": {"type": "str", "default": ".*"},
             "read": {"type": "str", "default": ".*"},
             "policies": {"type": "list", "elements": "dict", "default": []},
-            "plan": {"type": "str", "no_log": True},
-            "host": {"type": "str"},
-            "directory": {"type": "path"},
+            **NODE_OPTIONS,
         },
-        required_together=[("plan", "host", "directory")],
+        required_together=NODE_TOGETHER,
         supports_check_mode=True,
     )
     require_hybridmsg(module)
@@ -132,11 +102,11 @@ def main():
         module.fail_json(msg=f"a policy needs name, pattern and tags ({exc}); fix it")
     account = Account(params["user"], params["password"], params["vhost"].lstrip("/"),
                       params["configure"], params["write"], params["read"], policies)
-    ctl = _ctl(module)
+    node = rabbitmq_node(module)
     try:
-        wanted = missing(account, json.loads(ctl(["export_definitions", "-"]) or "{}"))
+        wanted = missing(account, json.loads(node.ctl("export_definitions", "-") or "{}"))
         if wanted is not None and not module.check_mode:
-            ctl(["import_definitions", "-"], stdin=wanted)
+            node.ctl("import_definitions", "-", stdin=wanted)
     except HybridmsgError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=wanted is not None)
