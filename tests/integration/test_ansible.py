@@ -1,160 +1,101 @@
-"""The Ansible collection (``ansible/``) on 3 test hosts of this machine: a local connection
-with a directory and a loopback address (127.0.0.2-4, as ``up --nodes 3``) per host, the
-servers run by hybridmsg's own runners (``hybridmsg_service_manager: process``, no init
-system here). ``site.yml`` in hybrid mode builds a 3-node RabbitMQ cluster and a 3-node NATS
-cluster, ``check.yml`` proves every service and every node with real traffic, and a second
-``site.yml`` changes nothing. Bad inventories fail with a clear message; ansible-lint
-reports nothing; the collection builds.
+"""The Ansible collection (``ansible/``) on the 3 test hosts of ``ansible_hosts``: greenfield
+``site.yml`` in hybrid and router mode with NATS (and with qdrouterd where
+``HYBRIDMSG_QDROUTERD`` is set; rabbit mode is the start of ``test_ansible_upgrade.py``)
+builds each backend as a cluster of the 3 hosts, ``check.yml`` proves every service and
+every node with real traffic, and a second ``site.yml`` changes nothing. Bad inventories fail
+with a clear message; ansible-lint reports nothing; the collection builds.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
-from hybridmsg.backends.ports import free_port
-from hybridmsg.backends.process import PidFile
 from hybridmsg.stack import host_addresses
 from tests.conftest import private_directory
+from tests.integration.ansible_hosts import (
+    BIN,
+    COLLECTION,
+    HOSTS,
+    SERVICES,
+    ansible_env,
+    hosts_directory,
+    inventory,
+    passwords,
+    playbook,
+    recap,
+    running,
+    snippet_path,
+    write_inventory,
+)
+from tests.integration.conftest import needs_qdrouterd
 
-COLLECTION = Path(__file__).resolve().parents[2] / "ansible"
-PLAYBOOKS = COLLECTION / "playbooks"
-BIN = Path(sys.executable).parent
-SERVICES = ("nova", "glance")
-RECAP = re.compile(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
-
-
-def _env(collections: Path) -> dict[str, str]:
-    return os.environ | {
-        "ANSIBLE_COLLECTIONS_PATH": str(collections),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_LOCAL_TEMP": str(collections / "tmp"),
-        "ANSIBLE_HOST_KEY_CHECKING": "false",
-        "PATH": f"{BIN}:{os.environ['PATH']}",
-    }
-
-
-def playbook(directory: Path, playbook_name: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(BIN / "ansible-playbook"), "-i", str(directory / "inventory.yml"),
-         str(PLAYBOOKS / playbook_name), *args],
-        env=_env(directory / "collections"), capture_output=True, text=True, timeout=600,
-    )
+#: the URL schemes of a service's snippet: RPC by router, notifications by mode (None: dropped)
+RPC = {"nats": "nats", "qdrouterd": "amqp"}
+NOTIFY = {"hybrid": "rabbit-once", "router": None}
 
 
-def recap(output: str) -> dict[str, tuple[int, int, int]]:
-    """host -> (changed, unreachable, failed) from the PLAY RECAP."""
-    return {host: (int(c), int(u), int(f)) for host, c, u, f in RECAP.findall(output)}
+@pytest.fixture(
+    scope="module",
+    params=[("hybrid", "nats"), ("router", "nats"),
+            pytest.param(("hybrid", "qdrouterd"), marks=needs_qdrouterd),
+            pytest.param(("router", "qdrouterd"), marks=needs_qdrouterd)],
+    ids="-".join,
+)
+def greenfield(request) -> Iterator[dict]:
+    """``site.yml -e hybridmsg_mode=MODE`` on 3 fresh test hosts with the router's group."""
+    mode, router = request.param
+    with hosts_directory("hybridmsg-ansible-") as directory:
+        data = inventory(directory, router)
+        write_inventory(directory, data)
+        first = playbook(directory, "site.yml", "-e", f"hybridmsg_mode={mode}")
+        assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-2000:]
+        yield {"directory": directory, "mode": mode, "router": router, "inventory": data,
+               "first": first}
 
 
-def inventory(directory: Path, **extra) -> dict:
-    """3 test hosts in every group, each with its own directories and address."""
-    hosts = {}
-    for number, address in enumerate(host_addresses(3), start=1):
-        root = directory / f"host{number}"
-        hosts[f"host{number}"] = {
-            "hybridmsg_address": address,
-            "hybridmsg_config_dir": str(root / "etc"),
-            "hybridmsg_run_dir": str(root / "run"),
-            "hybridmsg_snippet_dir": str(root / "services"),
-            # one epmd on this machine for the 3 nodes: names and distribution ports differ
-            "hybridmsg_rabbitmq_nodename": f"hybridmsg-ansible{number}-{os.getpid()}@{address}",
-            "hybridmsg_rabbitmq_dist_port": free_port(address),
-        }
-    members = {"hosts": dict.fromkeys(hosts)}
-    variables = {
-        "ansible_connection": "local",
-        "ansible_python_interpreter": sys.executable,
-        "hybridmsg_service_manager": "process",
-        "hybridmsg_services": list(SERVICES),
-        "hybridmsg_rabbitmq_port": free_port(),
-        "hybridmsg_rabbitmq_epmd_port": free_port(),
-        "hybridmsg_rabbitmq_cookie": secrets.token_hex(20),
-        "hybridmsg_nats_port": free_port(),
-        "hybridmsg_nats_cluster_port": free_port(),
-        "hybridmsg_nats_monitor_port": free_port(),
-        **{f"{name}_oslomsg_rpc_password": secrets.token_urlsafe(18) for name in SERVICES},
-        **extra,
-    }
-    return {"all": {"vars": variables, "hosts": hosts, "children": {
-        "rabbitmq_all": members, "nats_all": members, "hybridmsg_clients": members}}}
-
-
-def write_inventory(directory: Path, data: dict) -> None:
-    (directory / "inventory.yml").write_text(yaml.safe_dump(data))
-
-
-@pytest.fixture(scope="module")
-def directory() -> Iterator[Path]:
-    with private_directory("hybridmsg-ansible-") as path:
-        path.chmod(0o711)  # the rabbitmq user must reach each host's run directory
-        namespace = path / "collections" / "ansible_collections" / "hybridmsg"
-        namespace.mkdir(parents=True)
-        (namespace / "messaging").symlink_to(COLLECTION)
-        (path / "collections" / "tmp").mkdir()
-        try:
-            yield path
-        finally:
-            pids = sorted(path.glob("host*/run/*/*.pid"), key=lambda p: p.parent.name == "epmd")
-            for pid in pids:
-                PidFile(pid).stop()
-
-
-@pytest.fixture(scope="module")
-def hybrid(directory: Path) -> dict:
-    data = inventory(directory)
-    write_inventory(directory, data)
-    first = playbook(directory, "site.yml", "-e", "hybridmsg_mode=hybrid")
-    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-2000:]
-    return {"inventory": data, "first": first}
-
-
-def _passwords(data: dict) -> list[str]:
-    variables = data["all"]["vars"]
-    return [variables[f"{name}_oslomsg_rpc_password"] for name in SERVICES] + [
-        variables["hybridmsg_rabbitmq_cookie"]]
-
-
-def test_site_builds_every_node_of_both_clusters(hybrid, directory):
-    hosts = recap(hybrid["first"].stdout)
-    assert sorted(hosts) == ["host1", "host2", "host3"]
+def test_site_builds_every_node_of_each_cluster(greenfield):
+    directory, mode, router = greenfield["directory"], greenfield["mode"], greenfield["router"]
+    hosts = recap(greenfield["first"].stdout)
+    assert sorted(hosts) == list(HOSTS)
     assert all(changed > 0 and failed == 0 for changed, _, failed in hosts.values())
-    for number in (1, 2, 3):
-        run = directory / f"host{number}" / "run"
-        assert PidFile(run / "nats" / "nats-server.pid").alive()
-        assert PidFile(run / "rabbitmq" / "rabbitmq-server.pid").alive()
+    assert running(directory, router) == list(HOSTS)
+    assert running(directory, "rabbitmq") == (list(HOSTS) if mode == "hybrid" else [])
+    rpc, notify = RPC[router], NOTIFY[mode]
+    for host in HOSTS:
         for name in SERVICES:
-            snippet = (directory / f"host{number}" / "services" / f"{name}.conf").read_text()
-            assert "transport_url = nats://" in snippet
-            assert "transport_url = rabbit-once://" in snippet
+            snippet = snippet_path(directory, host, name).read_text()
+            assert f"transport_url = {rpc}://" in snippet
+            if notify:
+                assert f"transport_url = {notify}://" in snippet
+            else:
+                assert "driver = noop" in snippet
 
 
-def test_check_passes_through_every_node(hybrid, directory):
-    done = playbook(directory, "check.yml")
+def test_check_passes_through_every_node(greenfield):
+    done = playbook(greenfield["directory"], "check.yml")
     assert done.returncode == 0, done.stdout[-3000:]
     for address in host_addresses(3):
         assert re.search(rf"nova @{re.escape(address)}:\d+\s+ok", done.stdout), done.stdout
+    steps = 4 if greenfield["mode"] == "hybrid" else 3  # router mode keeps no notifications
     for name in SERVICES:
-        assert re.search(rf'"{name}\s+ok.*ok.*ok.*ok', done.stdout), done.stdout
+        assert re.search(rf'"{name}' + r"\s+ok \d+ ms" * steps, done.stdout), done.stdout
 
 
-def test_second_run_changes_nothing_on_any_host(hybrid, directory):
-    again = playbook(directory, "site.yml", "-e", "hybridmsg_mode=hybrid")
+def test_second_run_changes_nothing_on_any_host(greenfield):
+    again = playbook(greenfield["directory"], "site.yml", "-e",
+                     f"hybridmsg_mode={greenfield['mode']}")
     assert again.returncode == 0, again.stdout[-3000:]
-    assert recap(again.stdout) == {f"host{n}": (0, 0, 0) for n in (1, 2, 3)}
+    assert recap(again.stdout) == dict.fromkeys(HOSTS, (0, 0, 0))
 
 
-def test_no_password_in_ansible_output(hybrid):
-    output = hybrid["first"].stdout + hybrid["first"].stderr
-    for secret in _passwords(hybrid["inventory"]):
+def test_no_password_in_ansible_output(greenfield):
+    output = greenfield["first"].stdout + greenfield["first"].stderr
+    for secret in passwords(greenfield["inventory"]):
         assert secret not in output
 
 
@@ -168,11 +109,7 @@ def _fails_with(directory: Path, data: dict, message: str, *args: str) -> str:
 
 @pytest.fixture
 def scratch() -> Iterator[Path]:
-    with private_directory("hybridmsg-ansible-bad-") as path:
-        namespace = path / "collections" / "ansible_collections" / "hybridmsg"
-        namespace.mkdir(parents=True)
-        (namespace / "messaging").symlink_to(COLLECTION)
-        (path / "collections" / "tmp").mkdir()
+    with hosts_directory("hybridmsg-ansible-bad-") as path:
         yield path
 
 
@@ -205,7 +142,7 @@ def test_ansible_lint_reports_nothing():
         namespace.mkdir(parents=True)
         (namespace / "messaging").symlink_to(COLLECTION)
         done = subprocess.run([str(BIN / "ansible-lint"), "--format=pep8"], cwd=COLLECTION,
-                              env=_env(path), capture_output=True, text=True, timeout=600)
+                              env=ansible_env(path), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "0 failure(s), 0 warning(s)" in done.stdout + done.stderr
 

@@ -1,7 +1,7 @@
 """Live migration rabbit -> hybrid (nats, or qdrouterd where its binary is) and back under
 load, everything counted.
 
-A workload of several services runs in real processes (``migration_peer``), each service
+A workload of several services runs in real processes (``migration_workload``), each service
 with two RPC servers (shared topic ``work`` plus one topic per server), a client calling
 and casting continuously to both kinds of topic while it sends notifications, and a
 notification listener. :class:`Migration` drives a real local stack (RabbitMQ node and
@@ -15,22 +15,19 @@ exactly once.
 from __future__ import annotations
 
 import contextlib
-import json
-import selectors
 import subprocess
 import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 
 import oslo_messaging as om
 import pytest
 from oslo_config import cfg
 
+from hybridmsg.backends.rabbitmq_node import RabbitNode
 from hybridmsg.drivers.dual import GROUP, OPTS
 from hybridmsg.localservers import LocalRabbit
 from hybridmsg.migration.runner import Migration
@@ -38,158 +35,21 @@ from hybridmsg.migration.stages import Stage
 from hybridmsg.plan import BackendKind, Mode, Plan
 from hybridmsg.stack import Stack, TLSChoice
 from tests.integration.conftest import ROOT, needs_qdrouterd
+from tests.integration.migration_workload import (
+    Workload,
+    assert_nothing_lost,
+    report,
+)
 from tests.integration.oslo_peer import Recorder, rpc_servers, rpc_transport
 
 SERVICES = ("nova", "neutron", "cinder")
-SLOTS = ("listener", "server-1", "server-2", "client")
-PEER_TIMEOUT = 60.0
 
 
-def _readline(proc: subprocess.Popen, timeout: float) -> str:
-    with selectors.DefaultSelector() as selector:
-        selector.register(proc.stdout, selectors.EVENT_READ)
-        if not selector.select(timeout):
-            raise TimeoutError(f"peer {proc.args[3:5]} said nothing within {timeout:g} s")
-    return proc.stdout.readline()
-
-
-@dataclass
-class Workload:
-    """The processes of every service, restarted on demand, and what each one did."""
-
-    stack: Stack
-    logs: Path
-    procs: dict[tuple[str, str], tuple[str, subprocess.Popen]] = field(default_factory=dict)
-    results: list[tuple[str, str, dict]] = field(default_factory=list)
-    generation: Counter = field(default_factory=Counter)
-    restarts: int = 0
-    note: Callable[[str], None] = print
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def _spawn(self, service: str, slot: str) -> tuple[str, subprocess.Popen]:
-        self.generation[service, slot] += 1
-        role = slot.split("-")[0]
-        name = f"{service}-{slot.split('-')[-1]}" if role == "server" else f"{service}-{slot}"
-        if role != "server":
-            name += f"#{self.generation[service, slot]}"
-        args = [role, str(self.stack.snippet_file(service)), name]
-        if role == "client":
-            args.append(f"{service}-1,{service}-2")
-        log = (self.logs / f"{name}.{self.generation[service, slot]}.log").open("w")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.integration.migration_peer", *args],
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-        )
-        log.close()
-        try:
-            line = _readline(proc, PEER_TIMEOUT)
-            assert line == "ready\n", f"{name} did not start ({line!r}); see {log.name}"
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
-        return name, proc
-
-    def _stop(self, slot: str, name: str, proc: subprocess.Popen) -> None:
-        out, _ = proc.communicate(input="", timeout=PEER_TIMEOUT)
-        assert proc.returncode == 0, f"{name} exited with {proc.returncode}"
-        with self.lock:
-            self.results.append((slot.split("-")[0], name, json.loads(out.splitlines()[-1])))
-
-    def start(self) -> None:
-        for service in SERVICES:
-            for slot in SLOTS:
-                self.procs[service, slot] = self._spawn(service, slot)
-
-    def restart_service(self, service: str) -> None:
-        started = time.monotonic()
-        for slot in SLOTS:
-            old = self.procs[service, slot]
-            self.procs[service, slot] = self._spawn(service, slot)
-            self._stop(slot, *old)
-            with self.lock:
-                self.restarts += 1
-        self.note(
-            f"  restarted the {len(SLOTS)} processes of {service} in "
-            f"{time.monotonic() - started:.1f} s"
-        )
-
-    def restart_all(self, stage: Stage, wide: Plan) -> None:
-        with ThreadPoolExecutor(len(SERVICES)) as pool:
-            for done in [pool.submit(self.restart_service, s) for s in SERVICES]:
-                done.result(timeout=PEER_TIMEOUT * len(SLOTS) * 2)
-
-    def stop(self, slots: tuple[str, ...]) -> None:
-        for (service, slot), (name, proc) in list(self.procs.items()):
-            if slot in slots:
-                self._stop(slot, name, proc)
-                del self.procs[service, slot]
-
-    def kill(self) -> None:
-        for _, proc in self.procs.values():
-            proc.kill()
-            proc.wait()
-
-
-def tally(results: list[tuple[str, str, dict]]) -> dict[str, Counter]:
-    """Counts of what clients sent and servers and listeners handled, by kind of message."""
-    sent = {kind: Counter() for kind in ("calls", "casts", "notifications")}
-    handled = {kind: Counter() for kind in sent}
-    misrouted = Counter()
-    failures = []
-    for role, name, result in results:
-        if role == "client":
-            for kind, ids in result["sent"].items():
-                sent[kind].update(ids)
-            failures += result["failures"]
-            continue
-        for kind in sent:
-            handled[kind].update(result[kind])
-        for kind in ("calls", "casts") if role == "server" else ():
-            misrouted[kind] += sum(
-                1 for id in result[kind] if id.rsplit(":", 1)[1] not in ("any", name)
-            )
-    counts = {}
-    for kind in sent:
-        counts[kind] = Counter(
-            sent=sum(sent[kind].values()),
-            to_one_server=sum(1 for id in sent[kind] if not id.endswith(":any")),
-            handled=sum(handled[kind].values()),
-            lost=len(set(sent[kind]) - set(handled[kind])),
-            duplicated=sum(n - 1 for n in handled[kind].values() if n > 1),
-            unknown=len(set(handled[kind]) - set(sent[kind])),
-            misrouted=misrouted[kind],
-        )
-    for kind in sent:  # a failure reads "ID: ExceptionType: message"
-        counts[kind]["failed"] = sum(1 for f in failures if f":{kind}:" in f.split(": ")[0])
-    counts["failures"] = Counter(failures[:5])
-    counts["lost"] = Counter(
-        sorted(id for kind in ("calls", "casts") for id in set(sent[kind]) - set(handled[kind]))[:8]
-    )
-    return counts
-
-
-def wait_until_rabbit_empty(stack: Stack, timeout: float) -> None:
-    """Every queue of every service's vhost on RabbitMQ holds 0 messages (bounded wait)."""
+def rabbit_node(stack: Stack) -> RabbitNode:
     plan = stack.plan()
     server = stack.server(plan, plan.rabbitmq)
     assert isinstance(server, LocalRabbit)
-    deadline = time.monotonic() + timeout
-    while True:
-        loaded = [
-            (s.vhost, q.name, q.messages)
-            for s in plan.services
-            for q in server.node.list_queues(s.vhost)
-            if q.messages
-        ]
-        if not loaded:
-            return
-        assert time.monotonic() < deadline, f"RabbitMQ queues not drained: {loaded}"
-        time.sleep(0.5)
+    return server.node
 
 
 @pytest.fixture
@@ -221,7 +81,8 @@ def test_migrate_rabbit_to_hybrid_and_back_loses_nothing(
     # qdrouterd authenticates services by client certificate: that stack starts with TLS
     tls = TLSChoice(mutual=True) if router.needs_client_certificates else TLSChoice(enabled=False)
     stack.up(Mode.RABBIT, services=SERVICES, progress=progress, tls=tls)
-    workload = Workload(stack, tmp_path, note=progress)
+    workload = Workload(lambda service, _: stack.snippet_file(service), tmp_path, SERVICES,
+                        note=progress)
 
     interrupted: list[Stage] = []
 
@@ -255,35 +116,20 @@ def test_migrate_rabbit_to_hybrid_and_back_loses_nothing(
         back = migration.run(Mode.RABBIT)
         assert [s.title for s in stack.status()][0].startswith("RabbitMQ")
         assert len(stack.status()) == 1  # the router stopped after the roll back
-        workload.stop(("client",))
-        wait_until_rabbit_empty(stack, 60)
-        workload.stop(("server-1", "server-2", "listener"))
+        workload.finish(rabbit_node(stack))
     finally:
         workload.kill()
         with capsys.disabled():
             print("\n" + "\n".join(lines))
-    counts = tally(workload.results)
+            counts = report(workload.results, f"migration workload, rabbit <-> hybrid ({router}): "
+                            f"{len(SERVICES)} services, {workload.restarts} restarts")
     with capsys.disabled():
-        print(
-            f"\nmigration workload, rabbit <-> hybrid ({router}): {len(SERVICES)} services, "
-            f"{workload.restarts} restarts"
-        )
-        for kind in ("calls", "casts", "notifications"):
-            print(f"  {kind}: {dict(counts[kind])}")
-        print(f"  some lost ids (client#generation:kind:seq:server): {list(counts['lost'])}")
         for direction, timings in (("rabbit->hybrid", forward), ("hybrid->rabbit", back)):
             print(
                 f"  {direction} (after resume): "
                 + ", ".join(f"stage {t.stage.number} {t.seconds:.1f} s" for t in timings)
             )
-    assert not any(counts[kind]["failed"] for kind in ("calls", "casts", "notifications")), counts[
-        "failures"
-    ]
-    for kind in ("calls", "casts", "notifications"):
-        c = counts[kind]
-        assert c["sent"] > 0 and c["to_one_server"] > 0 or kind == "notifications", c
-        assert (c["lost"], c["duplicated"], c["unknown"], c["misrouted"]) == (0, 0, 0, 0), c
-        assert c["handled"] == c["sent"], c
+    assert_nothing_lost(counts)
 
 
 @pytest.mark.parametrize("url", ["rabbit_url", "nats_url"])
