@@ -95,6 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
         const=[],
         help="remove every notification reader",
     )
+    up.add_argument(
+        "--spool-notifications",
+        action=argparse.BooleanOptionalAction,
+        help="services keep notifications in a spool on local disk until RabbitMQ confirmed "
+        "them, so that notify() never waits for RabbitMQ (default: the current choice, else "
+        "on in hybrid mode, off in rabbit mode)",
+    )
     tls = up.add_mutually_exclusive_group()
     tls.add_argument(
         "--no-tls",

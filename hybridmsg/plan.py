@@ -21,6 +21,9 @@ from hybridmsg.errors import PlanError, UnknownService
 DEFAULT_SERVICES = ("nova", "neutron", "cinder", "glance", "heat", "keystone")
 #: What a reader reads unless told otherwise: oslo's default notification topic.
 DEFAULT_READER_TOPICS = ("notifications",)
+#: Where a service spools its notifications unless the plan says otherwise: a directory of
+#: the service's own state, which its user can write ({service}: the service's name).
+DEFAULT_SPOOL_DIR = "/var/lib/{service}/notification-spool"
 MASK = "***"
 
 _NAME = re.compile(r"[a-z][a-z0-9_-]{0,62}")
@@ -232,7 +235,9 @@ class Plan:
     """A whole deployment: mode, backends, services and notification readers, validated
     on construction.
 
-    ``tls`` None means plain connections.
+    ``tls`` None means plain connections. ``spool_notifications`` None is the mode's
+    choice (hybrid mode spools, rabbit mode does not); ``spool_dir`` is where each service
+    spools, ``{service}`` standing for its name.
     """
 
     mode: Mode
@@ -241,6 +246,8 @@ class Plan:
     router: Backend | None = None
     tls: TLS | None = None
     readers: tuple[Reader, ...] = ()
+    spool_notifications: bool | None = None
+    spool_dir: str = DEFAULT_SPOOL_DIR
 
     def __post_init__(self) -> None:
         if not isinstance(self.mode, Mode):
@@ -270,6 +277,11 @@ class Plan:
                         f"{topic!r}; they would split its notifications: give each its own"
                     )
                 readers_of[topic] = reader.name
+        if not (self.spool_dir.startswith("/") and "{service}" in self.spool_dir):
+            raise PlanError(
+                f"spool directory {self.spool_dir!r} must be an absolute path with {{service}} "
+                "in it (each service spools in a directory of its own); fix it"
+            )
         if self.router and self.router.kind.needs_client_certificates and not (
             self.tls and self.tls.mutual
         ):
@@ -290,11 +302,27 @@ class Plan:
         """The broker that keeps notifications, or None when the mode drops them."""
         return self.rabbitmq
 
+    @property
+    def spools(self) -> bool:
+        """Whether services keep notifications in a spool on local disk until RabbitMQ
+        confirmed them: in hybrid mode unless turned off, in rabbit mode if turned on."""
+        if self.notification_backend is None:
+            return False
+        if self.spool_notifications is None:
+            return self.mode is Mode.HYBRID
+        return self.spool_notifications
+
+    def spool_directory(self, service: str) -> str | None:
+        """Where ``service`` spools notifications, or None when it does not."""
+        return self.spool_dir.replace("{service}", service) if self.spools else None
+
     def notification_url(self, url: str) -> str:
         """``url``, to the notification backend, in the scheme this plan's services use for
-        notifications: in hybrid mode ``rabbit-once://``, so that none reaches a listener
-        twice after a broker crash; in rabbit mode oslo's own ``rabbit://``, unchanged."""
-        if self.mode is Mode.HYBRID and url.startswith(f"{BackendKind.RABBITMQ.scheme}://"):
+        notifications: ``rabbit-once://`` in hybrid mode, so that none reaches a listener
+        twice after a broker crash, and wherever services spool (the spool is part of that
+        driver); else oslo's own ``rabbit://``, unchanged."""
+        once = self.mode is Mode.HYBRID or self.spools
+        if once and url.startswith(f"{BackendKind.RABBITMQ.scheme}://"):
             return RABBIT_ONCE_SCHEME + url[len(BackendKind.RABBITMQ.scheme) :]
         return url
 
@@ -345,6 +373,8 @@ def plan_from_dict(data: dict[str, Any]) -> Plan:
                 Reader(**(r | {"topics": tuple(r.get("topics") or ())}))
                 for r in data.get("readers") or ()
             ),
+            spool_notifications=data.get("spool_notifications"),
+            spool_dir=data.get("spool_dir", DEFAULT_SPOOL_DIR),
         )
     except (KeyError, TypeError) as exc:
         raise PlanError(f"the plan is malformed ({exc!r}); fix or remove it") from exc

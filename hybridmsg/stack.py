@@ -19,11 +19,13 @@ from pathlib import Path
 from hybridmsg.backends.ports import LOOPBACK, free_port
 from hybridmsg.backends.process import write_private
 from hybridmsg.certs import ensure_certificates, local_tls
+from hybridmsg.drivers.spool.store import Stats, read_spools
 from hybridmsg.errors import NotDeployed, PlanError
 from hybridmsg.localservers import LocalServer, local_server
 from hybridmsg.plan import (
     DEFAULT_READER_TOPICS,
     DEFAULT_SERVICES,
+    DEFAULT_SPOOL_DIR,
     TLS,
     Backend,
     BackendKind,
@@ -71,17 +73,23 @@ def local_plan(
     previous: Plan | None = None,
     tls: TLS | None = None,
     readers: Sequence[ReaderRequest] | None = None,
+    spool: bool | None = None,
+    spool_dir: str | None = None,
 ) -> Plan:
     """The plan of a one-node stack on loopback for ``mode``, with ``tls`` on every server.
 
     What ``previous`` already has is kept (service and reader passwords, backend ports), so
     that services and readers stay configured; what is new gets a free port or a generated
-    password. ``readers`` None keeps the previous readers.
+    password. ``readers``, ``spool`` (spool notifications: None is the mode's choice) and
+    ``spool_dir`` None keep the previous ones.
     """
     names = services or (previous.service_names if previous else DEFAULT_SERVICES)
     known = {s.name: s for s in previous.services} if previous else {}
     accounts = tuple(known.get(name) or _new_service(name) for name in names)
     reading = previous.readers if previous else ()
+    if spool is None and previous is not None:
+        spool = previous.spool_notifications
+    spool_dir = spool_dir or (previous.spool_dir if previous else DEFAULT_SPOOL_DIR)
     if readers is not None:
         reading = tuple(_reader(name, topics, previous) for name, topics in readers)
     rabbitmq = router_backend = None
@@ -97,6 +105,8 @@ def local_plan(
         router=router_backend,
         tls=tls,
         readers=reading,
+        spool_notifications=spool,
+        spool_dir=spool_dir,
     )
 
 
@@ -153,6 +163,8 @@ class Stack:
         self.plan_file = self.state_dir / "plan.json"
         self.services_dir = self.state_dir / "services"
         self.tls_dir = self.state_dir.absolute() / "tls"
+        #: where the services of the local stack spool notifications
+        self.spool_dir = f"{self.state_dir.absolute()}/spool/{{service}}"
 
     def load(self) -> Plan | None:
         """The stored plan, or None when nothing was deployed here."""
@@ -183,18 +195,22 @@ class Stack:
         snippet: Snippet = plain_snippet,
         tls: TLSChoice | None = None,
         readers: Sequence[ReaderRequest] | None = None,
+        spool: bool | None = None,
     ) -> Plan:
         """Bring the stack to ``mode`` (default: the current one, else hybrid).
 
         Servers the new plan no longer needs are stopped first, then the plan and the
         service snippets (rendered by ``snippet``) are written, then every server of the
         plan is started or, when it already runs, brought up to date. ``readers`` None
-        keeps the notification readers of the current plan.
+        keeps the notification readers of the current plan, ``spool`` None its choice of
+        spooling notifications (services spool in the state directory's ``spool/``).
         """
         previous = self.load()
         mode = mode or (previous.mode if previous else Mode.HYBRID)
         tls_files = self._tls(tls, previous, router)
-        plan = local_plan(mode, services, router, previous, tls_files, readers)
+        plan = local_plan(
+            mode, services, router, previous, tls_files, readers, spool, self.spool_dir
+        )
         if previous:
             for old in self._servers(previous):
                 if old.backend not in plan.backends and old.is_running:
@@ -265,6 +281,16 @@ class Stack:
                 running=s.is_running,
             )
             for s in self._servers(plan)
+        ]
+
+    def spools(self) -> list[tuple[str, Stats]]:
+        """Each service's notification spool files on this machine, with their stats."""
+        plan = self.plan()
+        return [
+            (name, stats)
+            for name in plan.service_names
+            if (directory := plan.spool_directory(name))
+            for stats in read_spools(Path(directory))
         ]
 
     def snippet_file(self, service: str) -> Path:

@@ -116,4 +116,5 @@ if __name__ == "__main__":
     import logging
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("hybridmsg").setLevel(logging.INFO)  # e.g. the notification spool's
     main(sys.argv[1:])

@@ -9,7 +9,8 @@ Time to recover is counted from the moment the restarted server accepts connecti
 the end of the first successful call that was sent after the fault began.
 Notifications "lost" are those whose ``notifier.info()`` returned but which never reached
 the listener; RabbitMQ queues are FIFO, so once every one sent has arrived, any
-duplicate (a redelivery or a republish) has arrived too.
+duplicate (a redelivery or a republish) has arrived too. One "out of order" arrived
+(for the first time) after a later one of the same sender.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class Outcome:
     notes_received: int
     notes_lost: int
     notes_duplicated: int
+    notes_out_of_order: int
     longest_notify: float
     down_for: float
 
@@ -103,9 +105,23 @@ def _outcome(tally: Tally, fault_at: float, back_at: float) -> Outcome:
         notes_received=received,
         notes_lost=len(sent) - received,
         notes_duplicated=sum(seen.values()) - len(seen),
+        notes_out_of_order=out_of_order(tally.arrivals),
         longest_notify=max((n.seconds for n in tally.notifications), default=0.0),
         down_for=back_at - fault_at,
     )
+
+
+def out_of_order(arrivals: tuple[int, ...]) -> int:
+    """How many sequence numbers first arrived after a higher one (copies not counted)."""
+    first: set[int] = set()
+    late, highest = 0, -1
+    for seq in arrivals:
+        if seq in first:
+            continue
+        first.add(seq)
+        late += seq < highest
+        highest = max(highest, seq)
+    return late
 
 
 def _count(records: tuple[Record, ...], outcome: str) -> int:

@@ -32,6 +32,7 @@ ROWS: tuple[tuple[str, Callable[[Outcome], str]], ...] = (
     ("notifications received", lambda o: str(o.notes_received)),
     ("notifications lost", lambda o: str(o.notes_lost)),
     ("notifications duplicated", lambda o: str(o.notes_duplicated)),
+    ("notifications out of order", lambda o: str(o.notes_out_of_order)),
     ("longest notifier block", lambda o: _seconds(o.longest_notify)),
 )
 

@@ -42,7 +42,9 @@ class Testbed:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.directory.chmod(0o711)  # RabbitMQ runs as its own user and must get through
-        hybrid = local_plan(Mode.HYBRID, (SERVICE,))
+        hybrid = local_plan(
+            Mode.HYBRID, (SERVICE,), spool_dir=f"{self.directory.absolute()}/spool/{{service}}"
+        )
         self.plans: dict[Mode, Plan] = {
             Mode.HYBRID: hybrid,
             Mode.RABBIT: replace(hybrid, mode=Mode.RABBIT, router=None),

@@ -96,6 +96,7 @@ def test_mode_end_to_end(mode: str, state_dir: Path) -> None:
     status = ok(state_dir, "status")
     assert status.count(" running") == SERVERS[mode]
     assert f"services: {', '.join(SERVICES)}" in status
+    assert ("notification spools: none open" in status) is (mode == "hybrid")
 
     config = ok(state_dir, "config", "nova")
     assert config == (state_dir / "services" / "nova.conf").read_text()
