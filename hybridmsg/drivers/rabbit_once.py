@@ -176,6 +176,9 @@ class RabbitOnceDriver(RabbitDriver):
 
     def _outbox_here(self) -> Outbox:
         """This process's outbox, opened on first use (again in a forked child)."""
+        outbox = self._outbox
+        if outbox is not None and self._outbox_pid == os.getpid():
+            return outbox
         with self._outbox_lock:
             if self._outbox is None or self._outbox_pid != os.getpid():
                 if self._outbox is not None:
@@ -191,7 +194,7 @@ class RabbitOnceDriver(RabbitDriver):
             return self._outbox
 
     def cleanup(self):
-        outbox = self._outbox
+        outbox, self._outbox = self._outbox, None
         if outbox is not None and self._outbox_pid == os.getpid():
             outbox.close(self._spool_conf.spool_flush_timeout)
         super().cleanup()

@@ -19,6 +19,7 @@ import enum
 import time
 from dataclasses import dataclass
 
+from hybridmsg.bench.measure import percentile
 from hybridmsg.faults.load import FAILED, OK, TIMED_OUT, LoadSpec, Record, Tally
 from hybridmsg.faults.peer import LoadPeer
 from hybridmsg.faults.testbed import Target, Testbed
@@ -70,6 +71,7 @@ class Outcome:
     notes_duplicated: int
     notes_out_of_order: int
     longest_notify: float
+    notify_p99: float
     down_for: float
 
 
@@ -107,6 +109,7 @@ def _outcome(tally: Tally, fault_at: float, back_at: float) -> Outcome:
         notes_duplicated=sum(seen.values()) - len(seen),
         notes_out_of_order=out_of_order(tally.arrivals),
         longest_notify=max((n.seconds for n in tally.notifications), default=0.0),
+        notify_p99=percentile([n.seconds for n in tally.notifications], 0.99),
         down_for=back_at - fault_at,
     )
 

@@ -14,7 +14,8 @@ OPTS = [
         "name in it). When set, notify() returns as soon as the notification is on local "
         "disk, and a sender thread publishes it to RabbitMQ in order, with publisher "
         "confirms, keeping it until RabbitMQ confirmed it, also across a restart of the "
-        "service. Unset: notify() sends to RabbitMQ itself and waits while it is away.",
+        "service ([oslo_messaging_notifications] retry no longer limits the attempts). "
+        "Unset: notify() sends to RabbitMQ itself and waits while it is away.",
     ),
     cfg.IntOpt(
         "spool_max_messages",
