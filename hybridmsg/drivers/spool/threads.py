@@ -10,18 +10,13 @@ runs in eventlet's pool of native threads instead (:func:`off_hub`).
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Callable
 from typing import TypeVar
 
+from hybridmsg.drivers.bridge import patched
+
 T = TypeVar("T")
-
-
-def patched() -> bool:
-    """Whether eventlet has monkey-patched ``threading`` in this process."""
-    patcher = sys.modules.get("eventlet.patcher")
-    return patcher is not None and patcher.is_monkey_patched("thread")
 
 
 def native_lock():
