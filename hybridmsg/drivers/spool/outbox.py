@@ -28,7 +28,6 @@ from oslo_serialization import jsonutils
 from hybridmsg.drivers.shim import UNIQUE_ID
 from hybridmsg.drivers.spool.slots import Slot, process_name
 from hybridmsg.drivers.spool.store import Entry, Limits, Offer, Spool, Stats
-from hybridmsg.drivers.spool.threads import off_hub
 
 LOG = logging.getLogger(__name__)
 #: seconds between two reports of a backlog
@@ -41,8 +40,6 @@ IDLE_WAIT = 1.0
 ROOM_WAIT = 1.0
 #: how long close() waits for the sender to stop between two entries
 JOIN_TIMEOUT = 1.0
-#: the sender checkpoints the spool after this many entries sent, and when it drains
-CHECKPOINT_EVERY = 1000
 
 
 @dataclass(frozen=True)
@@ -177,23 +174,16 @@ class Outbox:
             )
 
     def _run(self) -> None:
-        sent = 0
         while not self._stopping:
             self._wake.clear()
             try:
                 entry = self._spool.next()
                 if entry is None:
-                    if sent:
-                        off_hub(self._spool.checkpoint)
-                        sent = 0
                     self._drained()
                     self._wake.wait(IDLE_WAIT)
                     continue
                 if not self._send(entry):
                     return
-                sent += 1
-                if sent % CHECKPOINT_EVERY == 0:
-                    off_hub(self._spool.checkpoint)
             except Exception:  # the spool file itself failed (disk full, I/O error)
                 LOG.exception("Notification spool %s failed; trying again", self.path)
                 self._wake.wait(IDLE_WAIT)

@@ -9,8 +9,7 @@ only, from another process) shows it too.
 Durability: WAL with ``synchronous = NORMAL`` keeps a committed entry across a crash of
 the process (kill -9) without a disk flush per entry; ``fsync`` (``synchronous = FULL``)
 keeps it across a power cut as well. Automatic checkpoints are off, so a commit never
-waits for one: the sender calls :meth:`Spool.checkpoint` (a connection of its own, a
-passive checkpoint: writers go on meanwhile).
+waits for one: a :class:`~.checkpoints.Checkpointer` makes them.
 
 Threads: one connection serves every thread, behind a lock of the OS-thread kind, also in
 an eventlet-patched process. It is held only around SQLite calls, which never yield to
@@ -26,9 +25,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from hybridmsg.drivers.spool.checkpoints import Checkpointer
 from hybridmsg.drivers.spool.opts import BLOCK, DROP_OLDEST
 from hybridmsg.drivers.spool.slots import SpoolError
-from hybridmsg.drivers.spool.threads import native_lock
+from hybridmsg.drivers.spool.threads import native_threading
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entry (
@@ -110,13 +110,13 @@ class Spool:
     def __init__(self, path: Path, limits: Limits, *, fsync: bool = False) -> None:
         self.path = path
         self.limits = limits
-        self._lock = native_lock()
+        self._lock = native_threading().Lock()
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute(f"PRAGMA synchronous = {'FULL' if fsync else 'NORMAL'}")
         self._db.execute("PRAGMA wal_autocheckpoint = 0")
         self._db.executescript(SCHEMA)
-        self._checkpointer = sqlite3.connect(path, check_same_thread=False)
+        self._checkpointer = Checkpointer(path)
         stats = _stats(self._db, path)
         self.depth, self.size, self.dropped = stats.depth, stats.size, stats.dropped
         #: the entry the sender is publishing: never dropped to make room
@@ -142,6 +142,7 @@ class Spool:
                 )
             else:  # one statement, its own transaction: the common case stays short
                 self._db.execute(*insert)
+            self._checkpointer.committed()
             self.depth += 1 - len(dropped)
             self.size += size - sum(entry.size for entry in dropped)
             self.dropped += len(dropped)
@@ -196,15 +197,11 @@ class Spool:
                 self._transaction(delete, (COUNT_DROPS, (DROPPED, 1)))
             else:
                 self._db.execute(*delete)
+            self._checkpointer.committed()
             self._sending = None
             self.depth -= 1
             self.size -= entry.size
             self.dropped += dropped
-
-    def checkpoint(self) -> None:
-        """Copy the write-ahead log into the database file, so that writers start it over
-        (sender; without the lock: it blocks no writer, though it may flush the disk)."""
-        self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def stats(self) -> Stats:
         """Depth, size, oldest entry and drops (cheap: one indexed lookup)."""
