@@ -122,6 +122,7 @@ class NatsLink:
                     reconnected_cb=self._on_reconnected,
                     tls_handshake_first=s.tls is not None and s.tls_handshake_first,
                 )
+                LOG.info("Connected to NATS at %s", nc.connected_url.netloc)
                 break
             except oslo_messaging.MessagingException:  # raised by _on_error: no retry helps
                 await self._abandon(nc)
