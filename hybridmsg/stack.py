@@ -1,25 +1,26 @@
 """The local stack: a plan's servers run on loopback, kept in one state directory.
 
-The state directory holds ``plan.json`` (the plan, passwords included, 0600),
-``services/NAME.conf`` (each service's and notification reader's oslo.messaging snippet,
-0600) and one directory per backend (``rabbitmq/``, ``nats/``) with its config, data, log
-and pid file, so that ``down`` and ``status`` find the servers again from any process.
+The state directory (see :mod:`hybridmsg.state_dir`) holds ``plan.json`` (the plan,
+passwords included, 0600), ``backends.json`` (every backend it has run, also in earlier
+modes: a mode switch brings each back on its ports, node name and data), ``services/NAME.conf``
+(each service's and notification reader's oslo.messaging snippet, 0600) and one directory
+per backend (``rabbitmq/``, ``nats/``) with its config, data, log and pid file, so that
+``down`` and ``status`` find the servers again from any process.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from hybridmsg.backends.ports import LOOPBACK, free_port
 from hybridmsg.backends.process import write_private
 from hybridmsg.certs import ensure_certificates, local_tls
-from hybridmsg.errors import NotDeployed, PlanError
+from hybridmsg.errors import NotDeployed, PlanError, UsageError
 from hybridmsg.localservers import LocalServer, local_server
 from hybridmsg.plan import (
     DEFAULT_READER_TOPICS,
@@ -32,36 +33,24 @@ from hybridmsg.plan import (
     Plan,
     Reader,
     Service,
+    backend_from_dict,
     plan_from_dict,
 )
 from hybridmsg.readers import ReaderConfig, parse_reader, reader_config, render_reader
 from hybridmsg.services import ServiceConfig, parse, parse_sides, render, service_config
+from hybridmsg.state_dir import StateDir
 
-STATE_DIR_ENV = "HYBRIDMSG_STATE_DIR"
 Progress = Callable[..., None]  # print-like: progress(text, end="")
 #: Renders a service's snippet from the plan: (plan, service name) -> text.
 Snippet = Callable[[Plan, str], str]
 #: Notification readers as asked for: (name, topics); no topics: as before, else the default.
 ReaderRequest = tuple[str, tuple[str, ...]]
+OWN_STATE_DIR = "give a state directory of your own with --state-dir DIR"
 
 
 def plain_snippet(plan: Plan, name: str) -> str:
     """The snippet of a service in the plan's mode (what ``up`` writes)."""
     return render(service_config(plan, name))
-
-
-def default_state_dir() -> Path:
-    """$HYBRIDMSG_STATE_DIR, else /var/lib/hybridmsg for root, else ~/.local/state/hybridmsg.
-
-    Root's home is closed to the ``rabbitmq`` user that the RabbitMQ node runs as, hence
-    /var/lib for root.
-    """
-    if os.environ.get(STATE_DIR_ENV):
-        return Path(os.environ[STATE_DIR_ENV])
-    if os.geteuid() == 0:
-        return Path("/var/lib/hybridmsg")
-    state_home = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
-    return Path(state_home) / "hybridmsg"
 
 
 def local_plan(
@@ -71,12 +60,15 @@ def local_plan(
     previous: Plan | None = None,
     tls: TLS | None = None,
     readers: Sequence[ReaderRequest] | None = None,
+    kept: Sequence[Backend] = (),
 ) -> Plan:
     """The plan of a one-node stack on loopback for ``mode``, with ``tls`` on every server.
 
-    What ``previous`` already has is kept (service and reader passwords, backend ports), so
-    that services and readers stay configured; what is new gets a free port or a generated
-    password. ``readers`` None keeps the previous readers.
+    What ``previous`` already has is kept (service and reader passwords, backends), and so
+    is each backend of ``kept`` (the backends this stack ran in earlier modes: ports, node
+    name and so its data), so that services and readers stay configured across mode
+    switches; what is new gets a free port or a generated password. ``readers`` None keeps
+    the previous readers.
     """
     names = services or (previous.service_names if previous else DEFAULT_SERVICES)
     known = {s.name: s for s in previous.services} if previous else {}
@@ -84,12 +76,12 @@ def local_plan(
     reading = previous.readers if previous else ()
     if readers is not None:
         reading = tuple(_reader(name, topics, previous) for name, topics in readers)
+    backends = {b.kind: b for b in (*kept, *(previous.backends if previous else ()))}
     rabbitmq = router_backend = None
     if mode.needs_rabbitmq:
-        rabbitmq = (previous and previous.rabbitmq) or _new_rabbitmq()
+        rabbitmq = backends.get(BackendKind.RABBITMQ) or _new_rabbitmq()
     if mode.needs_router:
-        kept = previous.router if previous else None
-        router_backend = kept if kept and kept.kind is router else _new_router(router)
+        router_backend = backends.get(router) or _new_router(router)
     return Plan(
         mode=mode,
         services=accounts,
@@ -149,28 +141,50 @@ class Stack:
     """The local stack of one state directory."""
 
     def __init__(self, state_dir: Path | str | None = None) -> None:
-        self.state_dir = Path(state_dir) if state_dir else default_state_dir()
+        self.where = StateDir.of(state_dir)
+        self.state_dir = self.where.path
         self.plan_file = self.state_dir / "plan.json"
+        #: every backend this directory has run, by kind, so that a mode switch brings each
+        #: back on its ports, node name and data
+        self.backends_file = self.state_dir / "backends.json"
         self.services_dir = self.state_dir / "services"
         self.tls_dir = self.state_dir.absolute() / "tls"
 
     def load(self) -> Plan | None:
         """The stored plan, or None when nothing was deployed here."""
+        data = self._read_json(self.plan_file)
+        return None if data is None else plan_from_dict(data)
+
+    def kept_backends(self) -> tuple[Backend, ...]:
+        """Every backend this directory has run (the current plan's and earlier modes')."""
+        data = self._read_json(self.backends_file) or []
         try:
-            text = self.plan_file.read_text()
+            kept = tuple(filter(None, (backend_from_dict(backend) for backend in data)))
+        except (KeyError, TypeError) as exc:
+            raise PlanError(
+                f"{self.backends_file} is malformed ({exc!r}); fix or remove it"
+            ) from exc
+        plan = self.load()
+        return kept + (plan.backends if plan else ())
+
+    def _read_json(self, path: Path):
+        try:
+            text = path.read_text()
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise UsageError(f"cannot read {path} ({exc.strerror}); {OWN_STATE_DIR}") from None
         try:
-            return plan_from_dict(json.loads(text))
+            return json.loads(text)
         except json.JSONDecodeError as exc:
-            raise PlanError(f"{self.plan_file} is not JSON ({exc}); fix or remove it") from exc
+            raise PlanError(f"{path} is not JSON ({exc}); fix or remove it") from exc
 
     def plan(self) -> Plan:
         """The stored plan; NotDeployed when there is none."""
         plan = self.load()
         if plan is None:
             raise NotDeployed(
-                f"nothing deployed in {self.state_dir}; run: hybridmsg up --mode hybrid"
+                f"nothing deployed in {self.state_dir}; run: {self.where.command('up')}"
             )
         return plan
 
@@ -194,7 +208,8 @@ class Stack:
         previous = self.load()
         mode = mode or (previous.mode if previous else Mode.HYBRID)
         tls_files = self._tls(tls, previous, router)
-        plan = local_plan(mode, services, router, previous, tls_files, readers)
+        kept = self.kept_backends()
+        plan = local_plan(mode, services, router, previous, tls_files, readers, kept)
         if previous:
             for old in self._servers(previous):
                 if old.backend not in plan.backends and old.is_running:
@@ -290,7 +305,9 @@ class Stack:
         try:
             return self.snippet_file(name).read_text()
         except FileNotFoundError:
-            raise NotDeployed(f"{self.snippet_file(name)} is missing; run: hybridmsg up") from None
+            raise NotDeployed(
+                f"{self.snippet_file(name)} is missing; run: {self.where.command('up')}"
+            ) from None
 
     def server(self, plan: Plan, backend: Backend) -> LocalServer:
         """The local server of one backend of ``plan``."""
@@ -300,11 +317,21 @@ class Stack:
         return [self.server(plan, b) for b in plan.backends]
 
     def write(self, plan: Plan, snippet: Snippet = plain_snippet) -> None:
-        """Store ``plan`` and every service and reader snippet (0600); drop snippets of
-        removed services and readers."""
-        self.state_dir.mkdir(mode=0o711, parents=True, exist_ok=True)
-        self.services_dir.mkdir(mode=0o700, exist_ok=True)
+        """Store ``plan``, its backends among the kept ones, and every service and reader
+        snippet (0600); drop snippets of removed services and readers."""
+        kept = {b.kind: b for b in (*self.kept_backends(), *plan.backends)}
+        try:
+            self.state_dir.mkdir(mode=0o711, parents=True, exist_ok=True)
+            self.services_dir.mkdir(mode=0o700, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(
+                f"cannot make the state directory {self.state_dir} ({exc.strerror}); "
+                + OWN_STATE_DIR
+            ) from None
         write_private(self.plan_file, json.dumps(plan.to_dict(), indent=2) + "\n")
+        write_private(
+            self.backends_file, json.dumps([asdict(b) for b in kept.values()], indent=2) + "\n"
+        )
         for name in plan.service_names:
             write_private(self.snippet_file(name), snippet(plan, name))
         for name in plan.reader_names:
