@@ -201,11 +201,7 @@ def explain(exc: BaseException | None, url: oslo_messaging.TransportURL) -> str 
     """Why a connection failed, from the first telling exception in ``exc``'s chain; None
     when nothing in it tells (a timeout, an unknown error)."""
     user = url.hosts[0].username
-    chain: list[BaseException] = []
-    while exc is not None and exc not in chain:
-        chain.append(exc)
-        exc = exc.__cause__ or exc.__context__
-    for err in chain:
+    for err in _chain(exc):
         if isinstance(err, oslo_messaging.MessagingTimeout):
             return None
         if isinstance(err, oslo_messaging.MessagingException):
@@ -228,8 +224,25 @@ def explain(exc: BaseException | None, url: oslo_messaging.TransportURL) -> str 
     return None
 
 
-def _describe(exc: BaseException) -> str:
-    """The first line of ``exc``, masked, for an error nothing else explains."""
+def _describe(exc: BaseException) -> str | None:
+    """What to say of an error nothing else explains: None for the driver's own timeout
+    (the probe says that in its own words), else the first line of ``exc``, masked."""
+    chain = _chain(exc)
+    if any(isinstance(err, oslo_messaging.MessagingTimeout) for err in chain):
+        return None
+    if any(isinstance(err, TimeoutError) for err in chain):
+        return (
+            "the server took the connection but did not answer in time: a hung server, or "
+            "another program on that port?"
+        )
     text = mask_url(str(exc).splitlines()[0]) if str(exc) else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
+
+def _chain(exc: BaseException | None) -> list[BaseException]:
+    """``exc`` and the exceptions it was raised from or during, in that order."""
+    chain: list[BaseException] = []
+    while exc is not None and exc not in chain:
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return chain

@@ -18,8 +18,9 @@ from hybridmsg.backends.nats import NatsServer, NatsUser
 from hybridmsg.backends.ports import LOOPBACK
 from hybridmsg.backends.rabbitmq_node import RabbitNode
 from hybridmsg.drivers.nats.addressing import NatsAddressing
+from tests.integration.conftest import needs_qdrouterd
 
-#: a probe that has not ended by then hangs (each probe here asks for 3 s at most)
+#: a probe that has not ended by then hangs (each probe here asks for 20 s at most)
 HANG = 30
 
 
@@ -64,6 +65,17 @@ def test_an_amqp_url_aimed_at_nats_names_the_mismatch(scheme, nats_server: NatsS
     assert "or nats:// for this one" in line
 
 
+@needs_qdrouterd
+def test_amqp_probes_a_router_and_other_schemes_are_told_it_is_one(amqp_url: str):
+    ok = probe(amqp_url, "--timeout", "10")
+    assert ok.returncode == 0 and ok.stdout.startswith("ok: amqp://"), ok
+    port = amqp_url.rsplit(":", 1)[1].split("/")[0]
+    for scheme in ("rabbit", "nats"):
+        line = refused(f"{scheme}://test:pw@{LOOPBACK}:{port}/test", "--timeout", "3")
+        assert f"an AMQP 1.0 router answers at {LOOPBACK}:{port}" in line, line
+        assert "or amqp:// for this one" in line, line
+
+
 def test_nothing_listening_is_said_before_the_timeout(unused_port: int):
     line = refused(f"nats://test:pw@{LOOPBACK}:{unused_port}/test", "--timeout", "3")
     assert line.endswith(
@@ -76,6 +88,13 @@ def test_a_silent_server_ends_the_probe_at_its_timeout(scheme, silent_port: int)
     line = refused(f"{scheme}://test:pw@{LOOPBACK}:{silent_port}/test", "--timeout", "2")
     where = f"{scheme}://{LOOPBACK}:{silent_port}"
     assert line == f"hybridmsg probe: {where}: no connection within 2 s\n"
+
+
+def test_a_silent_server_past_kombus_own_timeout_is_named(silent_port: int):
+    """oslo's rabbit driver gives up before a long --timeout (kombu's connect timeout)."""
+    line = refused(f"rabbit://test:pw@{LOOPBACK}:{silent_port}/test", "--timeout", "20")
+    assert line.endswith("the server took the connection but did not answer in time: a hung "
+                         "server, or another program on that port?\n"), line
 
 
 def test_without_v_an_error_is_hybridmsgs_line_only(nats_server_factory, test_account):

@@ -494,7 +494,7 @@ def test_no_password_in_any_output_or_log(stack, plan):
     [
         ("rabbit:///nova", "Invalid rabbit:// transport URL: no host"),
         ("nats://u:p@127.0.0.1:99999/v", "port 99999 is out of range 1-65535"),
-        ("rabbit://u:p@127.0.0.1:http/v", "invalid rabbit:// transport URL: bad port"),
+        ("rabbit://u:p@127.0.0.1:http/v", "port 'http' of host '127.0.0.1' is not a number"),
         ("nats://u:p@127.0.0.1:4222/v?colour=blue", "unknown option 'colour'"),
         ("rabbit://u:p@127.0.0.1:5672/v?colour=blue", "unknown option 'colour'"),
         ("nats://u:p@127.0.0.1:4222/v?ssl=maybe", "ssl='maybe' must be 1/0"),
