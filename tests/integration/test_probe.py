@@ -50,7 +50,7 @@ def silent_port() -> Iterator[int]:
 
 
 def test_a_nats_url_aimed_at_rabbitmq_names_the_mismatch(rabbit_server: RabbitNode):
-    line = refused(f"nats://test:pw@{LOOPBACK}:{rabbit_server.port}/test", "--timeout", "3")
+    line = refused(f"nats://test:pw@{LOOPBACK}:{rabbit_server.port}/test", "--timeout", "5")
     assert line == (
         f"hybridmsg probe: nats://{LOOPBACK}:{rabbit_server.port}: an AMQP 0-9-1 broker "
         f"(RabbitMQ) answers at {LOOPBACK}:{rabbit_server.port}, not a NATS server: use the "
@@ -60,7 +60,7 @@ def test_a_nats_url_aimed_at_rabbitmq_names_the_mismatch(rabbit_server: RabbitNo
 
 @pytest.mark.parametrize("scheme", ["rabbit", "amqp"])
 def test_an_amqp_url_aimed_at_nats_names_the_mismatch(scheme, nats_server: NatsServer):
-    line = refused(f"{scheme}://test:pw@{LOOPBACK}:{nats_server.port}/test", "--timeout", "3")
+    line = refused(f"{scheme}://test:pw@{LOOPBACK}:{nats_server.port}/test", "--timeout", "5")
     assert f"a NATS server answers at {LOOPBACK}:{nats_server.port}, not an AMQP" in line
     assert "or nats:// for this one" in line
 
@@ -71,13 +71,13 @@ def test_amqp_probes_a_router_and_other_schemes_are_told_it_is_one(amqp_url: str
     assert ok.returncode == 0 and ok.stdout.startswith("ok: amqp://"), ok
     port = amqp_url.rsplit(":", 1)[1].split("/")[0]
     for scheme in ("rabbit", "nats"):
-        line = refused(f"{scheme}://test:pw@{LOOPBACK}:{port}/test", "--timeout", "3")
+        line = refused(f"{scheme}://test:pw@{LOOPBACK}:{port}/test", "--timeout", "5")
         assert f"an AMQP 1.0 router answers at {LOOPBACK}:{port}" in line, line
         assert "or amqp:// for this one" in line, line
 
 
 def test_nothing_listening_is_said_before_the_timeout(unused_port: int):
-    line = refused(f"nats://test:pw@{LOOPBACK}:{unused_port}/test", "--timeout", "3")
+    line = refused(f"nats://test:pw@{LOOPBACK}:{unused_port}/test", "--timeout", "5")
     assert line.endswith(
         f"nothing listens at {LOOPBACK}:{unused_port}: start the server or fix host and port\n"
     )
@@ -104,7 +104,7 @@ def test_without_v_an_error_is_hybridmsgs_line_only(nats_server_factory, test_ac
     user = NatsUser(test_account.user, test_account.password, (space,), (space,))
     server = nats_server_factory(users=(user,))
     url = server.url(test_account.user, test_account.password, "other")  # outside its space
-    line = refused(url, "--timeout", "3")
+    line = refused(url, "--timeout", "5")
     assert "refused user 'test' a subscription to openstack.other.reply." in line, line
     verbose = probe(url, "--timeout", "3", "-v")
     assert verbose.returncode == 4
@@ -113,5 +113,5 @@ def test_without_v_an_error_is_hybridmsgs_line_only(nats_server_factory, test_ac
 
 def test_a_wrong_password_is_one_line(rabbit_url: str, nats_url: str):
     for url in (rabbit_url, nats_url):
-        line = refused(url.replace("test:", "test:x", 1), "--timeout", "3")
+        line = refused(url.replace("test:", "test:x", 1), "--timeout", "5")
         assert "refused user 'test': wrong user or password" in line, line
