@@ -77,6 +77,10 @@ def _count(text: str) -> int:
     return _positive(int, text, "a whole number of 1 or more")
 
 
+def _nodes(text: str) -> int:
+    return _positive(int, text, "a number of nodes; give 1 or more")
+
+
 def _global_options(parser: argparse.ArgumentParser, *, after_command: bool) -> None:
     """``--state-dir`` and ``-v``, accepted before the command and, with ``after_command``,
     after it (there without defaults, so that a value given before is not overwritten)."""
@@ -131,6 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="A,B,...",
         help="services to configure (default: the current ones, else "
         f"{','.join(DEFAULT_SERVICES)})",
+    )
+    up.add_argument(
+        "--nodes",
+        type=_nodes,
+        metavar="N",
+        help="nodes per backend: 1 on loopback, or a cluster of N on the test hosts "
+        "127.0.0.2, 127.0.0.3, ... (default: as before, else 1)",
     )
     readers = up.add_mutually_exclusive_group()
     readers.add_argument(
@@ -256,6 +267,14 @@ def build_parser() -> argparse.ArgumentParser:
         faults.add_argument(
             flag, type=kind, default=default, help=f"{meaning} (default: %(default)s)"
         )
+    faults.add_argument(
+        "--nodes",
+        type=_nodes,
+        default=1,
+        metavar="N",
+        help="run RabbitMQ and the router as clusters of N nodes on 127.0.0.2, ... and kill "
+        "one node of each in turn (default: %(default)s: one server each)",
+    )
     bench.add_arguments(command("bench", bench.DESCRIPTION))
     return parser
 

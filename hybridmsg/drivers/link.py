@@ -51,25 +51,35 @@ class Subscription(Protocol):
 
 
 class Link(Protocol):
-    """One connection to the router, shared by every client, server and listener."""
+    """One connection to the router, shared by every client, server and listener.
+
+    Its I/O thread is a native OS thread also in an eventlet-patched process; the futures
+    it returns are :func:`bridge.future` ones, and what it calls back (replies, messages)
+    the driver has wrapped with :func:`bridge.in_callers`."""
 
     @property
     def reply_address(self) -> str:
         """The address replies to this link's calls arrive on."""
 
-    def start(self, timeout: float | None) -> None:
-        """Connect (retrying) and subscribe the reply address; raise MessagingTimeout
-        when ``timeout`` seconds pass first (None: keep trying)."""
+    @property
+    def peer(self) -> str:
+        """What this link connects to, for messages ("NATS server at ...")."""
+
+    def start(self) -> Future[None]:
+        """Start the I/O thread and connect, retrying, without waiting: the future (see
+        :mod:`~hybridmsg.drivers.bridge`) resolves once connected with the reply address
+        subscribed, or fails with the refusal that no retry can cure."""
 
     def publish(
         self, address: str, body: bytes, reply_to: str | None = None,
-        deadline: float | None = None,
+        deadline: float | None = None, fanout: bool = False,
     ) -> Future[None]:
         """Hand ``body`` to the I/O thread; the future resolves once the wire took it.
 
         ``deadline`` (``time.monotonic()``) is when the sender stops caring: until then a
         wire may hold the message for the router's credit or send it again when the router
-        said nobody was there to take it."""
+        said nobody was there to take it. A ``fanout`` goes to whoever listens now and is
+        neither held nor sent again: nobody listening is not an error."""
 
     def reply(self, address: str, body: bytes) -> None:
         """Send a reply at most once, without waiting; failures are logged, never raised."""

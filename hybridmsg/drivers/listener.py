@@ -1,7 +1,9 @@
 """A push-style oslo listener fed straight from a link's I/O thread.
 
-Each message is decoded in the I/O thread and handed to oslo's ``on_incoming_callback``
-(the executor's submit) with no polling thread in between. Messages that arrive between
+Each message is decoded in the I/O thread (in an eventlet-patched process: in a greenlet
+of the caller's hub, see :mod:`bridge`) and handed to oslo's ``on_incoming_callback`` (the
+executor's submit) with no polling thread in between, in batches for batch listeners.
+Messages that arrive between
 ``listen()`` and ``start()`` are kept and delivered on start. ``stop()`` drains the
 subscriptions, so what the router already sent is still handled, and is idempotent.
 """
@@ -12,7 +14,8 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 
-from hybridmsg.drivers import envelope
+from hybridmsg.drivers import bridge, envelope
+from hybridmsg.drivers.batching import Batcher
 from hybridmsg.drivers.incoming import stale_reason
 from hybridmsg.drivers.link import Link, Subscription
 from hybridmsg.drivers.shim import IncomingMessage, Listener
@@ -41,8 +44,12 @@ class PushListener(Listener):
         self._early: list[IncomingMessage] = []
         self._stopped = False
         self._subs: list[Subscription] = []
+        self._batcher: Batcher[IncomingMessage] = Batcher(
+            self._deliver, batch_size, batch_timeout
+        )
+        on_message = bridge.in_callers(self._on_message)
         for address, group in subscriptions:
-            self._subs.append(link.subscribe(address, group, self._on_message))
+            self._subs.append(link.subscribe(address, group, on_message))
 
     def _on_message(self, body: bytes, reply_to: str | None) -> None:
         try:
@@ -60,19 +67,23 @@ class PushListener(Listener):
         if incoming is None:
             return
         with self._lock:
-            callback = self.on_incoming_callback
-            if callback is None:
+            if self.on_incoming_callback is None:
                 if not self._stopped:
                     self._early.append(incoming)
                 return
-        callback([incoming])
+        self._batcher.add(incoming)
+
+    def _deliver(self, batch: list[IncomingMessage]) -> None:
+        callback = self.on_incoming_callback
+        if callback is not None:
+            callback(batch)
 
     def start(self, on_incoming_callback: Callable) -> None:
         with self._lock:
             super().start(on_incoming_callback)
             early, self._early = self._early, []
         for incoming in early:
-            on_incoming_callback([incoming])
+            self._batcher.add(incoming)
 
     def stop(self) -> None:
         with self._lock:
@@ -82,6 +93,7 @@ class PushListener(Listener):
         subs, self._subs = self._subs, []
         for sub in subs:
             self._link.unsubscribe(sub)
+        self._batcher.flush()
         with self._lock:
             super().stop()
 

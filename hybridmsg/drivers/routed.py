@@ -14,11 +14,10 @@ import threading
 import time
 import uuid
 from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 
 import oslo_messaging
 
-from hybridmsg.drivers import calls, envelope
+from hybridmsg.drivers import bridge, calls, envelope
 from hybridmsg.drivers.incoming import NotificationIncoming, RpcIncoming
 from hybridmsg.drivers.link import Addressing, Link, LinkFactory, State
 from hybridmsg.drivers.listener import PushListener
@@ -53,25 +52,42 @@ class RoutedDriver(BaseDriver):
         self._lock = threading.Lock()
         self._state = State.NEW
         self._link: Link | None = None
+        self._started: Future | None = None
 
     # -- life cycle -------------------------------------------------------------------
 
     def _connected(self, timeout: float | None) -> Link:
-        """The link, connecting it on first use (bounded by ``timeout`` when given)."""
-        link = self._link
-        if link is not None:
-            return link
+        """The link, connecting it on first use. Each caller waits for the connection
+        with its own ``timeout`` (None: for as long as it takes); the lock is never held
+        while waiting, so a send with a deadline never queues behind an endless connect."""
         with self._lock:
             if self._state is State.CLOSED:
                 raise oslo_messaging.MessageDeliveryFailure(
                     "this transport was cleaned up; create a new one"
                 )
             if self._link is None:
-                link = self._link_factory(self._calls.on_reply)
-                link.start(timeout)
-                self._link = link
+                self._link = self._link_factory(bridge.in_callers(self._calls.on_reply))
+                self._started = self._link.start()
                 self._state = State.RUNNING
-            return self._link
+            link, started = self._link, self._started
+        try:
+            bridge.wait(started, timeout)
+        except TimeoutError:
+            raise oslo_messaging.MessagingTimeout(
+                f"no {link.peer} reachable within {timeout:.1f} s"
+            ) from None
+        except oslo_messaging.MessagingException:
+            self._forget(link)  # refused: the next use starts afresh
+            raise
+        return link
+
+    def _forget(self, link: Link) -> None:
+        with self._lock:
+            if self._link is link:
+                self._link = None
+                if self._state is State.RUNNING:
+                    self._state = State.NEW
+        link.close()
 
     def cleanup(self) -> None:
         with self._lock:
@@ -108,7 +124,7 @@ class RoutedDriver(BaseDriver):
         msg_id = uuid.uuid4().hex
         if not wait_for_reply:
             body = envelope.encode_request(msg_id, ctxt, message)
-            self._hand_off(address, body, self._send_timeout)
+            self._hand_off(address, body, self._send_timeout, fanout=target.fanout)
             return None
 
         started = time.monotonic()
@@ -124,7 +140,9 @@ class RoutedDriver(BaseDriver):
             deadline=None if remaining is None else time.monotonic() + remaining,
         )
         try:
-            sent.add_done_callback(lambda f: self._fail_if_unsent(f, msg_id))
+            sent.add_done_callback(
+                bridge.in_callers(lambda f: self._fail_if_unsent(f, msg_id))
+            )
             reply = calls.wait_for_reply(q, msg_id, remaining, call_monitor_timeout)
         finally:
             self._calls.forget(msg_id)
@@ -138,14 +156,16 @@ class RoutedDriver(BaseDriver):
         if exc is not None:
             self._calls.fail(msg_id, exc)
 
-    def _hand_off(self, address: str, body: bytes, timeout: float) -> None:
+    def _hand_off(
+        self, address: str, body: bytes, timeout: float, fanout: bool = False
+    ) -> None:
         """Publish and wait until the wire took the message, at most ``timeout`` s."""
         started = time.monotonic()
         link = self._connected(timeout)
-        sent = link.publish(address, body, deadline=started + timeout)
+        sent = link.publish(address, body, deadline=started + timeout, fanout=fanout)
         try:
-            sent.result(max(0.0, timeout - (time.monotonic() - started)))
-        except FutureTimeout:
+            bridge.wait(sent, max(0.0, timeout - (time.monotonic() - started)))
+        except TimeoutError:
             sent.cancel()
             raise oslo_messaging.MessageDeliveryFailure(
                 f"the router did not take the message to {address} within {timeout:.0f} s"

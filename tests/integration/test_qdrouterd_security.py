@@ -104,7 +104,7 @@ def _link(secured, cert: str, vhost: str) -> AmqpLink:
     cfg.CONF.register_opts(opts.OPTS, group=opts.GROUP)
     parsed = oslo_transport.TransportURL.parse(cfg.CONF, url(secured, cert, vhost))
     link = AmqpLink(settings_from(parsed, cfg.CONF[opts.GROUP]), lambda body: None)
-    link.start(10)
+    link.start().result(10)
     return link
 
 

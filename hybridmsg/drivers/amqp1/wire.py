@@ -20,10 +20,11 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 import oslo_messaging
-from proton import Message
+from proton import Endpoint, Message
 from proton.handlers import MessagingHandler
 from proton.reactor import ApplicationEvent, AtMostOnce, Backoff, Container, EventInjector
 
+from hybridmsg.drivers import bridge
 from hybridmsg.drivers.amqp1.settings import AmqpSettings
 from hybridmsg.drivers.link import Handler, State
 
@@ -49,6 +50,7 @@ class _Outgoing:
     message: Message
     sent: Future
     deadline: float | None
+    fanout: bool = False
 
     def expired(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline
@@ -74,17 +76,20 @@ class AmqpLink:
         self._settings = settings
         self._on_reply = on_reply
         self._state = State.NEW
-        self._ready = threading.Event()
-        self._start_error: Exception | None = None
+        self._ready: Future = bridge.future()
+        self._stopped: Future = bridge.future()
         self._reply_address: str | None = None
         self._work: collections.deque = collections.deque()
+        self._wake_flag = bridge.native_lock()  # held briefly, by any thread
+        self._wake_pending = False
+        self._waking = threading.Lock()  # callers only
         self._outboxes: dict[str, _Outbox] = {}
         self._unsettled: dict[tuple[str, bytes], tuple[_Outgoing, str]] = {}
         self._handlers: dict[str, Handler] = {}
         self._opening: dict[str, Future] = {}
         self._closing: dict[str, Future] = {}
         self._container: Container | None = None
-        self._thread: threading.Thread | None = None
+        self._thread = None
 
     @property
     def reply_address(self) -> str:
@@ -92,7 +97,11 @@ class AmqpLink:
 
     # -- life cycle (caller threads) --------------------------------------------------
 
-    def start(self, timeout: float | None) -> None:
+    @property
+    def peer(self) -> str:
+        return f"AMQP router at {', '.join(self._settings.urls)}"
+
+    def start(self) -> Future:
         if self._state is not State.NEW:
             raise RuntimeError(f"AmqpLink.start() called in state {self._state.value}")
         s = self._settings
@@ -120,17 +129,15 @@ class AmqpLink:
             self._conn, None, name=f"relay-{uuid.uuid4().hex}", options=AtMostOnce()
         )
         self._state = State.RUNNING
-        self._thread = threading.Thread(target=self._container.run, name="hybridmsg-amqp-io",
-                                        daemon=True)
+        self._thread = bridge.io_thread(self._run, "hybridmsg-amqp-io")
         self._thread.start()
-        if not self._ready.wait(timeout):
-            self.close()
-            raise oslo_messaging.MessagingTimeout(
-                f"no AMQP router reachable at {', '.join(s.urls)} within {timeout:.1f} s"
-            )
-        if self._start_error is not None:
-            self.close()
-            raise self._start_error
+        return self._ready
+
+    def _run(self) -> None:
+        try:
+            self._container.run()
+        finally:
+            self._stopped.set_result(None)
 
     def close(self) -> None:
         if self._state is not State.RUNNING:
@@ -138,28 +145,41 @@ class AmqpLink:
             return
         self._state = State.CLOSED
         self._call_soon(self._shutdown)
-        if threading.current_thread() is not self._thread:
-            self._thread.join(self._settings.drain_timeout + 5)
-            if self._thread.is_alive():
+        if bridge.native_ident() != self._thread.ident:
+            try:
+                bridge.wait(self._stopped, self._settings.drain_timeout + 5)
+            except TimeoutError:
                 LOG.warning("AMQP I/O thread did not stop in time")
+                return
+            self._thread.join()
 
     def _call_soon(self, fn, *args) -> None:
+        """Queue ``fn(*args)`` for the I/O thread, waking it unless a wake-up is on its way.
+        Wake-ups go one at a time: in a patched process the injector's pipe write is a
+        green one, and two greenlets may not wait on one file descriptor."""
         self._work.append((fn, args))
-        self._injector.trigger(ApplicationEvent("work"))
+        with self._wake_flag:
+            if self._wake_pending:
+                return
+            self._wake_pending = True
+        with self._waking:
+            self._injector.trigger(ApplicationEvent("work"))
 
     # -- traffic (caller threads) -----------------------------------------------------
 
     def publish(
         self, address: str, body: bytes, reply_to: str | None = None,
-        deadline: float | None = None,
+        deadline: float | None = None, fanout: bool = False,
     ) -> Future:
         """Credit is the flow control: the caller cancels the future of a message still
-        waiting for credit at its deadline; a released message is sent again until then."""
-        sent: Future = Future()
+        waiting for credit at its deadline; a released message is sent again until then. A
+        fanout goes to whoever listens now: no credit on an attached link means nobody does,
+        and it is dropped at once, as RabbitMQ drops a fanout that no queue is bound to."""
+        sent = bridge.future()
         if self._state is not State.RUNNING:
             sent.set_exception(oslo_messaging.MessageDeliveryFailure("the AMQP link is closed"))
         else:
-            outgoing = _Outgoing(Message(body=body, reply_to=reply_to), sent, deadline)
+            outgoing = _Outgoing(Message(body=body, reply_to=reply_to), sent, deadline, fanout)
             self._call_soon(self._send, address, outgoing)
         return sent
 
@@ -168,10 +188,10 @@ class AmqpLink:
             self._call_soon(self._send_reply, address, body)
 
     def subscribe(self, address: str, group: str | None, handler: Handler) -> str:
-        opened: Future = Future()
+        opened = bridge.future()
         self._call_soon(self._attach, address, handler, opened)
         try:
-            return opened.result(self._settings.drain_timeout)
+            return bridge.wait(opened, self._settings.drain_timeout)
         except TimeoutError:
             LOG.warning("Link to %s not attached yet; it attaches when the router is back",
                         address)
@@ -180,10 +200,10 @@ class AmqpLink:
     def unsubscribe(self, subscription: str) -> None:
         if self._state is not State.RUNNING:
             return
-        closed: Future = Future()
+        closed = bridge.future()
         self._call_soon(self._detach, subscription, closed)
         try:
-            closed.result(self._settings.drain_timeout)
+            bridge.wait(closed, self._settings.drain_timeout)
         except TimeoutError:
             LOG.warning("Link %s not detached after %s s", subscription,
                         self._settings.drain_timeout)
@@ -191,6 +211,8 @@ class AmqpLink:
     # -- the I/O thread ---------------------------------------------------------------
 
     def run_work(self) -> None:
+        with self._wake_flag:
+            self._wake_pending = False
         while self._work:
             fn, args = self._work.popleft()
             fn(*args)
@@ -227,6 +249,12 @@ class AmqpLink:
                 continue
             delivery = sender.send(outgoing.message)
             self._unsettled[(sender.name, delivery.tag)] = (outgoing, sender.target.address)
+        if sender.credit <= 0 and sender.state & Endpoint.REMOTE_ACTIVE:
+            while outbox.waiting and outbox.waiting[0].fanout:
+                outgoing = outbox.waiting.popleft()
+                if outgoing.sent.set_running_or_notify_cancel():
+                    LOG.debug("Fanout to %s dropped: nobody listens", sender.target.address)
+                    outgoing.sent.set_result(None)
 
     def _send_reply(self, address: str, body: bytes) -> None:
         if self._relay.credit <= 0:
@@ -285,7 +313,10 @@ class AmqpLink:
         if link.name == self._reply_link.name:
             self._reply_address = link.remote_source.address
             link.flow(self._settings.reply_credit)
-            self._ready.set()
+            if not self._ready.done():
+                self._ready.set_result(None)
+        elif link.is_sender:
+            self.flush(link)  # no credit for a fanout: nobody listens
         elif link.is_receiver and link.remote_source.address is None:
             return  # refused: the router detaches it with the reason (link_failed)
         elif link.is_receiver:
@@ -336,7 +367,7 @@ class AmqpLink:
 
     def transport_failed(self, condition) -> None:
         why = _describe(condition)
-        if not self._ready.is_set() and condition is not None:
+        if not self._ready.done() and condition is not None:
             verdict = FATAL.get(condition.name)
             if verdict is None and "SSL" in (condition.description or ""):
                 verdict = "failed the TLS handshake (check ssl_ca_file, the client " \
@@ -344,11 +375,10 @@ class AmqpLink:
             if verdict is not None:
                 s = self._settings
                 who = f"user {s.user!r}" if s.user else "the client certificate"
-                self._start_error = oslo_messaging.MessagingException(
-                    f"the AMQP router at {', '.join(s.urls)} {verdict} of {who} on vhost "
-                    f"{s.virtual_host!r}: {why}")
                 self._conn.close()
-                self._ready.set()
+                self._ready.set_exception(oslo_messaging.MessagingException(
+                    f"the AMQP router at {', '.join(s.urls)} {verdict} of {who} on vhost "
+                    f"{s.virtual_host!r}: {why}"))
                 return
         LOG.warning("AMQP connection to %s failed (%s); reconnecting",
                     ", ".join(self._settings.urls), why)

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import Future, InvalidStateError
 
 import nats
 import oslo_messaging
 from nats import errors as nats_errors
 
+from hybridmsg.drivers import bridge
 from hybridmsg.drivers.link import Handler, State
 from hybridmsg.drivers.nats.outbox import Outbox, Outgoing
 from hybridmsg.drivers.nats.refusals import connect_refusal, permission_denied
@@ -59,7 +58,8 @@ class NatsLink:
         self._on_reply = on_reply
         self._state = State.NEW
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._thread = None
+        self._connect_task: asyncio.Task | None = None
         self._nc: nats.NATS | None = None
         self._resender: Resender | None = None
         self._outbox = Outbox(self._send)
@@ -73,26 +73,18 @@ class NatsLink:
 
     # -- life cycle -------------------------------------------------------------------
 
-    def start(self, timeout: float | None) -> None:
+    @property
+    def peer(self) -> str:
+        return f"NATS server at {', '.join(self._settings.servers)}"
+
+    def start(self) -> Future:
         if self._state is not State.NEW:
             raise RuntimeError(f"NatsLink.start() called in state {self._state.value}")
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run, name="hybridmsg-nats-io", daemon=True)
+        self._loop = bridge.event_loop()
+        self._thread = bridge.io_thread(self._run, "hybridmsg-nats-io")
         self._thread.start()
         self._state = State.RUNNING
-        connected = asyncio.run_coroutine_threadsafe(self._connect(), self._loop)
-        try:
-            connected.result(timeout)
-        except FutureTimeout:
-            connected.cancel()
-            self.close()
-            raise oslo_messaging.MessagingTimeout(
-                f"no NATS server reachable at {', '.join(self._settings.servers)} "
-                f"within {timeout:.1f} s"
-            ) from None
-        except BaseException:
-            self.close()
-            raise
+        return self._submit(self._connect())
 
     def _run(self) -> None:
         loop = self._loop
@@ -109,6 +101,7 @@ class NatsLink:
     async def _connect(self) -> None:
         s = self._settings
         self._connecting = True
+        self._connect_task = asyncio.current_task()
         while True:
             nc = nats.NATS()
             try:
@@ -129,6 +122,7 @@ class NatsLink:
                     reconnected_cb=self._on_reconnected,
                     tls_handshake_first=s.tls is not None and s.tls_handshake_first,
                 )
+                LOG.info("Connected to NATS at %s", nc.connected_url.netloc)
                 break
             except oslo_messaging.MessagingException:  # raised by _on_error: no retry helps
                 await self._abandon(nc)
@@ -211,18 +205,20 @@ class NatsLink:
             self._state = State.CLOSED
             return
         self._state = State.CLOSED
-        if threading.current_thread() is self._thread:
+        if bridge.native_ident() == self._thread.ident:
             self._loop.create_task(self._close())
             return
-        closing = asyncio.run_coroutine_threadsafe(self._close(), self._loop)
+        closing = self._run_in_loop(self._close())
         try:
-            closing.result(self._settings.drain_timeout + self._settings.connect_timeout)
-        except (FutureTimeout, RuntimeError):
+            bridge.wait(closing, self._settings.drain_timeout + self._settings.connect_timeout)
+        except (TimeoutError, RuntimeError):
             LOG.warning("NATS connection did not close in time; dropping it")
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
 
     async def _close(self) -> None:
+        if self._connecting and self._connect_task is not None:
+            self._connect_task.cancel()  # still trying to connect: stop trying
         self._outbox.fail_all("the transport was closed before this message left")
         if self._nc is not None and not self._nc.is_closed:
             await self._nc.close()
@@ -232,19 +228,34 @@ class NatsLink:
     def _submit(self, coro) -> Future:
         if self._state is not State.RUNNING:
             coro.close()
-            failed: Future = Future()
+            failed = bridge.future()
             failed.set_exception(
                 oslo_messaging.MessageDeliveryFailure("the NATS connection is closed")
             )
             return failed
-        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+        return self._run_in_loop(coro)
+
+    def _run_in_loop(self, coro) -> Future:
+        """Run ``coro`` in the I/O thread; the returned future (see :mod:`bridge`) has its
+        outcome, and cancelling it cancels the coroutine."""
+        done = bridge.future()
+
+        def begin() -> None:
+            task = self._loop.create_task(coro)
+            task.add_done_callback(lambda t: _settle(done, t))
+            done.add_done_callback(
+                lambda f: f.cancelled() and self._loop.call_soon_threadsafe(task.cancel)
+            )
+
+        self._loop.call_soon_threadsafe(begin)
+        return done
 
     def publish(
         self, address: str, body: bytes, reply_to: str | None = None,
-        deadline: float | None = None,
+        deadline: float | None = None, fanout: bool = False,
     ) -> Future:
-        sent: Future = Future()
-        self._put(Outgoing(address, body, reply_to, deadline, sent))
+        sent = bridge.future()
+        self._put(Outgoing(address, body, reply_to, None if fanout else deadline, sent))
         return sent
 
     def reply(self, address: str, body: bytes) -> None:
@@ -277,7 +288,15 @@ class NatsLink:
             raise delivery_error(exc, subject) from exc
 
     def subscribe(self, address: str, group: str | None, handler: Handler):
-        return self._submit(self._subscribe(address, group or "", handler)).result()
+        subscribing = self._submit(self._subscribe(address, group or "", handler))
+        try:
+            return bridge.wait(subscribing, self._settings.connect_timeout * 3)
+        except TimeoutError:
+            subscribing.cancel()
+            raise oslo_messaging.MessagingTimeout(
+                f"the NATS server did not take a subscription to {address} within "
+                f"{self._settings.connect_timeout * 3:.0f} s"
+            ) from None
 
     async def _subscribe(self, subject: str, queue: str, handler: Handler):
         async def deliver(msg) -> None:
@@ -301,8 +320,8 @@ class NatsLink:
             return
         started = time.monotonic()
         try:
-            self._submit(self._drain(subscription)).result(self._settings.drain_timeout + 1)
-        except (FutureTimeout, oslo_messaging.MessagingException):
+            bridge.wait(self._submit(self._drain(subscription)), self._settings.drain_timeout + 1)
+        except (TimeoutError, oslo_messaging.MessagingException):
             LOG.warning(
                 "Subscription to %s not drained after %.1f s",
                 subscription.subject,
@@ -317,3 +336,16 @@ class NatsLink:
                 await sub.unsubscribe()
             except nats_errors.Error:
                 pass
+
+
+def _settle(done: Future, task: asyncio.Task) -> None:
+    """Hand a finished task's outcome to the caller's future (I/O thread)."""
+    try:
+        if task.cancelled():
+            done.cancel()
+        elif task.exception() is not None:
+            done.set_exception(task.exception())
+        else:
+            done.set_result(task.result())
+    except InvalidStateError:
+        pass  # the caller gave up (cancelled) first
