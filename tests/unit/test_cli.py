@@ -365,3 +365,12 @@ def test_a_malformed_backends_file_is_one_line(deployed):
     assert str(err.value) == (
         f"{deployed.backends_file} is malformed (KeyError('nodes')); fix or remove it"
     )
+
+
+def test_the_state_dir_keeps_a_backend_per_number_of_nodes(deployed):
+    single = deployed.plan()
+    deployed.write(local_plan(Mode.HYBRID, previous=single, nodes=3, kept=deployed.kept_backends()))
+    cluster = deployed.plan()
+    assert not set(cluster.backends) & set(single.backends)
+    again = local_plan(Mode.HYBRID, previous=cluster, nodes=1, kept=deployed.kept_backends())
+    assert again.backends == single.backends
