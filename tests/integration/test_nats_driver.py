@@ -74,8 +74,9 @@ def test_one_connection_per_transport(natsd):
             notify.stop()
             notify.wait()
     assert len(conns) == 1, f"{len(conns)} connections for one transport"
-    # 20 servers x 3 subscriptions + the notification listener + the reply subject
-    assert len(conns[0]["subscriptions_list"]) == 20 * 3 + 1 + 1
+    # 20 servers x 3 subscriptions (two of them RPC queue groups, each with a member subject
+    # and a roll call) + the notification listener + the reply subject
+    assert len(conns[0]["subscriptions_list"]) == 20 * (3 + 2 * 2) + 1 + 1
 
 
 def test_reconnects_and_resubscribes_after_a_restart(natsd):
