@@ -83,19 +83,30 @@ def group_of(url: str, topic: str, names):
         yield group
 
 
-def wait_total(group: Group, kind: str, total: int, timeout: float = 20.0) -> bool:
+@contextlib.contextmanager
+def learned(url: str, topic: str, names, server: str | None = None):
+    """Servers of ``topic`` and a client (to ``server``, or to any) that knows them all."""
+    with group_of(url, topic, names) as group, rpc_transport(url) as transport:
+        rpc = om.get_rpc_client(transport, om.Target(topic=topic, server=server), timeout=10)
+        rpc.call({}, "echo", value="learn")  # waits for the roll call: the members are known
+        yield group, rpc
+
+
+def wait_for(condition, timeout: float = 10.0) -> bool:
     deadline = time.monotonic() + timeout
-    while sum(group.handled(kind).values()) < total:
+    while not condition():
         if time.monotonic() > deadline:
             return False
         time.sleep(0.01)
     return True
 
 
+def wait_total(group: Group, kind: str, total: int) -> bool:
+    return wait_for(lambda: sum(group.handled(kind).values()) >= total, timeout=20)
+
+
 def test_servers_of_a_topic_take_turns(url, topic):
-    with group_of(url, topic, ["s0", "s1", "s2"]) as group, rpc_transport(url) as transport:
-        rpc = om.get_rpc_client(transport, om.Target(topic=topic), timeout=10)
-        rpc.call({}, "echo", value="learn")  # waits for the roll call: the members are known
+    with learned(url, topic, ["s0", "s1", "s2"]) as (group, rpc):
         for i in range(30):
             rpc.cast({}, "record", value=i)
         assert wait_total(group, "casts", 30)
@@ -107,9 +118,7 @@ def test_servers_of_a_topic_take_turns(url, topic):
 
 def test_two_instances_of_one_server_take_turns(url, topic):
     """A replacement started before the old instance stops shares its server's messages."""
-    with group_of(url, topic, ["host", "host"]) as group, rpc_transport(url) as transport:
-        rpc = om.get_rpc_client(transport, om.Target(topic=topic, server="host"), timeout=10)
-        rpc.call({}, "echo", value="learn")
+    with learned(url, topic, ["host", "host"], server="host") as (group, rpc):
         for i in range(10):
             rpc.cast({}, "record", value=i)
         assert wait_total(group, "casts", 10)
@@ -117,9 +126,7 @@ def test_two_instances_of_one_server_take_turns(url, topic):
 
 
 def test_casts_to_a_server_that_stops_are_each_handled_once(url, topic):
-    with group_of(url, topic, ["s0", "s1", "s2"]) as group, rpc_transport(url) as transport:
-        rpc = om.get_rpc_client(transport, om.Target(topic=topic), timeout=10)
-        rpc.call({}, "echo", value="learn")
+    with learned(url, topic, ["s0", "s1", "s2"]) as (group, rpc):
         stopped = threading.Event()
         sent: list[int] = []
 
@@ -146,9 +153,7 @@ def test_casts_to_a_server_that_stops_are_each_handled_once(url, topic):
 
 
 def test_calls_keep_working_while_a_server_restarts(url, topic):
-    with group_of(url, topic, ["s0", "s1", "s2"]) as group, rpc_transport(url) as transport:
-        rpc = om.get_rpc_client(transport, om.Target(topic=topic), timeout=10)
-        rpc.call({}, "echo", value="learn")
+    with learned(url, topic, ["s0", "s1", "s2"]) as (group, rpc):
         done = threading.Event()
         answered: list[int] = []
         failures: list[BaseException] = []
@@ -176,13 +181,4 @@ def test_calls_keep_working_while_a_server_restarts(url, topic):
         calls = group.handled("calls")
         del calls["learn"]
         assert calls == Counter(answered), "a call was lost or handled twice"
-
-
-def wait_for(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 

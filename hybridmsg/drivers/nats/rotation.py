@@ -9,8 +9,10 @@ sends each call or cast to the next member in turn, and to ``S`` itself (the que
 while it knows none.
 
 * The first message to ``S`` waits for the first roll call to settle: until no answer came
-  for :data:`QUIET` seconds, at once on nats-server's "no responders" (no members), or after
-  :data:`LIMIT` seconds without a word. Later messages to ``S`` wait behind it, in order.
+  for :data:`QUIET` seconds or for as long again as the roll call had taken (on a loaded
+  machine answers come slowly), whichever is longer; at once on nats-server's "no
+  responders" (no members); at most :data:`LIMIT` seconds after it was sent. Later
+  messages to ``S`` wait behind it, in order.
 * A view older than :data:`MAX_AGE` seconds is refreshed at the next send, without waiting:
   members that answer join the turn; one that is gone is dropped when a message to it
   comes back as "no responders" (the message then goes to ``S``, see
@@ -36,7 +38,7 @@ from hybridmsg.drivers.nats.resend import NO_RESPONDERS, Publish
 LOG = logging.getLogger(__name__)
 
 MAX_AGE = 5.0
-QUIET = 0.02
+QUIET = 0.05
 LIMIT = 0.5
 
 
@@ -159,13 +161,20 @@ class Rotation:
             if is_member(answer, subject):
                 view.add(answer)
                 if learning is not None:
-                    learning.settle.cancel()
-                    learning.settle = asyncio.get_running_loop().call_later(
-                        self._quiet, self._settle, subject
-                    )
+                    self._wait_for_more(subject, learning)
             else:
                 LOG.warning("Ignored a roll-call answer for %s naming %r", subject, answer)
         return True
+
+    def _wait_for_more(self, subject: str, learning: _Learning) -> None:
+        """After an answer, wait for more: as long again as the roll call took so far (a
+        loaded machine answers slowly), at least ``quiet``, and never past ``limit``."""
+        loop = asyncio.get_running_loop()
+        now, asked = loop.time(), learning.view.learned
+        learning.settle.cancel()
+        learning.settle = loop.call_at(
+            min(now + max(self._quiet, now - asked), asked + self._limit), self._settle, subject
+        )
 
     def _settle(self, subject: str) -> None:
         learning = self._learning.pop(subject, None)
@@ -173,6 +182,10 @@ class Rotation:
             return
         learning.settle.cancel()
         self._views[subject] = learning.view
+        LOG.debug(
+            "Roll call on %s: %d members in %.3f s", subject, len(learning.view.members),
+            asyncio.get_running_loop().time() - learning.view.learned,
+        )
         self._release(subject)
 
     async def _ask(self, subject: str) -> None:
