@@ -27,6 +27,12 @@ def _services(text: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
+def _nodes(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of nodes; give 1 or more")
+    return int(text)
+
+
 def _reader(text: str) -> tuple[str, tuple[str, ...]]:
     """``NAME`` or ``NAME:TOPIC,TOPIC`` -> (name, topics)."""
     name, _, topics = text.partition(":")
@@ -76,6 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="A,B,...",
         help="services to configure (default: the current ones, else "
         f"{','.join(DEFAULT_SERVICES)})",
+    )
+    up.add_argument(
+        "--nodes",
+        type=_nodes,
+        metavar="N",
+        help="nodes per backend: 1 on loopback, or a cluster of N on the test hosts "
+        "127.0.0.2, 127.0.0.3, ... (default: as before, else 1)",
     )
     readers = up.add_mutually_exclusive_group()
     readers.add_argument(
@@ -201,6 +214,14 @@ def build_parser() -> argparse.ArgumentParser:
         faults.add_argument(
             flag, type=kind, default=default, help=f"{meaning} (default: %(default)s)"
         )
+    faults.add_argument(
+        "--nodes",
+        type=_nodes,
+        default=1,
+        metavar="N",
+        help="run RabbitMQ and the router as clusters of N nodes on 127.0.0.2, ... and kill "
+        "one node of each in turn (default: %(default)s: one server each)",
+    )
     bench.add_arguments(command("bench", bench.DESCRIPTION))
     return parser
 

@@ -80,20 +80,23 @@ ROUTER_KINDS = tuple(kind for kind in BackendKind if kind.is_router)
 class Node:
     """One server of a backend: where clients reach it, and where its peers do.
 
-    ``name`` is the RabbitMQ node name (``hybridmsg@localhost``); routers leave it empty.
+    ``name`` is the RabbitMQ node name (``hybridmsg@localhost``, or ``hybridmsg@10.0.0.2``
+    for a node of a cluster: Erlang long names); routers leave it empty.
     ``cluster_port`` is where the nodes of one backend talk to each other (RabbitMQ's
-    Erlang distribution, NATS cluster routes), when the backend needs one.
+    Erlang distribution, NATS cluster routes, qdrouterd's inter-router listener), when the
+    backend needs one; ``monitor_port`` is nats-server's HTTP monitoring (``/routez``).
     """
 
     host: str
     port: int
     name: str = ""
     cluster_port: int | None = None
+    monitor_port: int | None = None
 
     def __post_init__(self) -> None:
         if not self.host or any(c in self.host for c in "/@, "):
             raise PlanError(f"node host {self.host!r} is not a host name or address; fix it")
-        for port in (self.port, self.cluster_port):
+        for port in (self.port, self.cluster_port, self.monitor_port):
             if port is not None and not 0 < port < 65536:
                 raise PlanError(f"node {self.host} port {port} is not in 1-65535; fix it")
 
@@ -106,10 +109,19 @@ class Node:
 
 @dataclass(frozen=True)
 class Backend:
-    """A messaging backend: one kind of server on one or more nodes."""
+    """A messaging backend: one kind of server on one or more nodes.
+
+    Several nodes make a cluster (NATS routes, a RabbitMQ cluster, a qdrouterd mesh), whose
+    servers need every node's ``cluster_port`` (see :mod:`hybridmsg.nodeconfigs`). A
+    RabbitMQ cluster also needs its shared ``cookie`` (the Erlang cookie) and finds its
+    nodes' distribution ports through epmd on ``epmd_port`` of each host (None: epmd's
+    own 4369).
+    """
 
     kind: BackendKind
     nodes: tuple[Node, ...]
+    cookie: str = field(default="", repr=False)
+    epmd_port: int | None = None
 
     def __post_init__(self) -> None:
         if not self.nodes:
@@ -117,6 +129,11 @@ class Backend:
         addresses = [node.address for node in self.nodes]
         _require_unique(addresses, f"{self.kind} node address")
         _require_unique([n.name for n in self.nodes if n.name], f"{self.kind} node name")
+
+    @property
+    def clustered(self) -> bool:
+        """Whether the backend is a cluster of several nodes."""
+        return len(self.nodes) > 1
 
     def url(self, user: str, password: str, vhost: str, *, masked: bool = False) -> str:
         """The transport URL of ``user`` on this backend, one host entry per node (without
@@ -294,9 +311,7 @@ class Plan:
         """``url``, to the notification backend, in the scheme this plan's services use for
         notifications: in hybrid mode ``rabbit-once://``, so that none reaches a listener
         twice after a broker crash; in rabbit mode oslo's own ``rabbit://``, unchanged."""
-        if self.mode is Mode.HYBRID and url.startswith(f"{BackendKind.RABBITMQ.scheme}://"):
-            return RABBIT_ONCE_SCHEME + url[len(BackendKind.RABBITMQ.scheme) :]
-        return url
+        return notification_url(self.mode, url)
 
     @property
     def backends(self) -> tuple[Backend, ...]:
@@ -350,6 +365,14 @@ def plan_from_dict(data: dict[str, Any]) -> Plan:
         raise PlanError(f"the plan is malformed ({exc!r}); fix or remove it") from exc
 
 
+def notification_url(mode: Mode, url: str) -> str:
+    """``url`` in the scheme services use for notifications in ``mode`` (see
+    :meth:`Plan.notification_url`)."""
+    if mode is Mode.HYBRID and url.startswith(f"{BackendKind.RABBITMQ.scheme}://"):
+        return RABBIT_ONCE_SCHEME + url[len(BackendKind.RABBITMQ.scheme) :]
+    return url
+
+
 def mask_url(url: str) -> str:
     """``url`` with every password replaced by ``***``, safe to print."""
     return _CREDENTIALS.sub(lambda m: f"{m.group(1)}:{MASK}@", url)
@@ -359,7 +382,12 @@ def _backend_from_dict(data: dict[str, Any] | None) -> Backend | None:
     if data is None:
         return None
     kind = _enum(BackendKind, data["kind"], "backend kind")
-    return Backend(kind=kind, nodes=tuple(Node(**n) for n in data["nodes"]))
+    return Backend(
+        kind=kind,
+        nodes=tuple(Node(**n) for n in data["nodes"]),
+        cookie=data.get("cookie", ""),
+        epmd_port=data.get("epmd_port"),
+    )
 
 
 def _enum(enum: type[_E], value: str, what: str) -> _E:

@@ -75,6 +75,29 @@ def self_contained(url: str, options: tuple[tuple[str, str, str], ...]) -> str:
     return f"{url}?{query}" if query else url
 
 
+def on_node(config: ServiceConfig, number: int) -> ServiceConfig:
+    """``config`` with each transport URL narrowed to the ``number``-th node (from 0) of its
+    backend, named ``SERVICE @HOST:PORT`` (of its RPC node): ``check`` proves every node of
+    a cluster with it."""
+    rpc_url = _one_host(config.rpc_url, number)
+    address = rpc_url.partition("://")[2].partition("/")[0].rpartition("@")[2]
+    return replace(
+        config,
+        service=f"{config.service} @{address}",
+        rpc_url=rpc_url,
+        notification_url=_one_host(config.notification_url, number)
+        if config.notification_url
+        else None,
+    )
+
+
+def _one_host(url: str, number: int) -> str:
+    scheme, _, rest = url.partition("://")
+    hosts, slash, path = rest.partition("/")
+    entries = hosts.split(",")
+    return f"{scheme}://{entries[number % len(entries)]}{slash}{path}"
+
+
 def service_config(plan: Plan, name: str, *, masked: bool = False) -> ServiceConfig:
     """The config of service ``name``; ``masked`` replaces passwords by ``***``."""
     service = plan.service(name)

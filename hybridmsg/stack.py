@@ -20,7 +20,8 @@ from hybridmsg.backends.ports import LOOPBACK, free_port
 from hybridmsg.backends.process import write_private
 from hybridmsg.certs import ensure_certificates, local_tls
 from hybridmsg.errors import NotDeployed, PlanError
-from hybridmsg.localservers import LocalServer, local_server
+from hybridmsg.localservers import LocalCluster, LocalServer, local_server
+from hybridmsg.nodeconfigs import certificate_hosts
 from hybridmsg.plan import (
     DEFAULT_READER_TOPICS,
     DEFAULT_SERVICES,
@@ -38,6 +39,8 @@ from hybridmsg.readers import ReaderConfig, parse_reader, reader_config, render_
 from hybridmsg.services import ServiceConfig, parse, parse_sides, render, service_config
 
 STATE_DIR_ENV = "HYBRIDMSG_STATE_DIR"
+#: the most nodes per backend ``up --nodes`` runs on this machine
+MAX_NODES = 8
 Progress = Callable[..., None]  # print-like: progress(text, end="")
 #: Renders a service's snippet from the plan: (plan, service name) -> text.
 Snippet = Callable[[Plan, str], str]
@@ -71,12 +74,15 @@ def local_plan(
     previous: Plan | None = None,
     tls: TLS | None = None,
     readers: Sequence[ReaderRequest] | None = None,
+    nodes: int | None = None,
 ) -> Plan:
-    """The plan of a one-node stack on loopback for ``mode``, with ``tls`` on every server.
+    """The plan of a stack on this machine for ``mode``, with ``tls`` on every server.
 
-    What ``previous`` already has is kept (service and reader passwords, backend ports), so
-    that services and readers stay configured; what is new gets a free port or a generated
-    password. ``readers`` None keeps the previous readers.
+    Each backend has one node on loopback, or ``nodes`` nodes on the test hosts
+    127.0.0.2, 127.0.0.3, ... (:func:`host_addresses`). What ``previous`` already has is kept
+    (service and reader passwords, backends of as many nodes), so that services and readers
+    stay configured; what is new gets a free port or a generated password. ``readers``
+    None keeps the previous readers, ``nodes`` None the previous number of nodes.
     """
     names = services or (previous.service_names if previous else DEFAULT_SERVICES)
     known = {s.name: s for s in previous.services} if previous else {}
@@ -84,12 +90,17 @@ def local_plan(
     reading = previous.readers if previous else ()
     if readers is not None:
         reading = tuple(_reader(name, topics, previous) for name, topics in readers)
+    if nodes is None:
+        nodes = len(previous.backends[0].nodes) if previous else 1
+    hosts = host_addresses(nodes)
     rabbitmq = router_backend = None
     if mode.needs_rabbitmq:
-        rabbitmq = (previous and previous.rabbitmq) or _new_rabbitmq()
+        kept = previous.rabbitmq if previous else None
+        rabbitmq = kept if kept and len(kept.nodes) == nodes else _new_rabbitmq(hosts)
     if mode.needs_router:
         kept = previous.router if previous else None
-        router_backend = kept if kept and kept.kind is router else _new_router(router)
+        fits = kept and kept.kind is router and len(kept.nodes) == nodes
+        router_backend = kept if fits else _new_router(router, hosts)
     return Plan(
         mode=mode,
         services=accounts,
@@ -112,16 +123,46 @@ def _reader(name: str, topics: tuple[str, ...], previous: Plan | None) -> Reader
     return Reader(before.name, before.user, before.password, topics or before.topics)
 
 
-def _new_rabbitmq() -> Backend:
-    port = free_port()
-    node = Node(LOOPBACK, port, f"hybridmsg-{port}@localhost", cluster_port=free_port())
-    return Backend(BackendKind.RABBITMQ, (node,))
+def host_addresses(nodes: int) -> tuple[str, ...]:
+    """The host addresses of ``nodes`` nodes on this machine: loopback for one, else
+    127.0.0.2, 127.0.0.3, ... (Linux routes all of 127.0.0.0/8 to the loopback device)."""
+    if not 1 <= nodes <= MAX_NODES:
+        raise PlanError(f"{nodes} nodes: give 1 to {MAX_NODES}")
+    if nodes == 1:
+        return (LOOPBACK,)
+    return tuple(f"127.0.0.{number}" for number in range(2, nodes + 2))
 
 
-def _new_router(kind: BackendKind) -> Backend:
-    # a client verifying a certificate by name needs a name (proton does not match IP SANs)
-    host = "localhost" if kind.needs_client_certificates else LOOPBACK
-    return Backend(kind, (Node(host, free_port()),))
+def _new_rabbitmq(hosts: tuple[str, ...]) -> Backend:
+    if len(hosts) == 1:
+        port = free_port()
+        node = Node(LOOPBACK, port, f"hybridmsg-{port}@localhost", cluster_port=free_port())
+        return Backend(BackendKind.RABBITMQ, (node,))
+    nodes = []
+    for host in hosts:
+        port = free_port(host)
+        nodes.append(Node(host, port, f"hybridmsg-{port}@{host}", cluster_port=free_port(host)))
+    return Backend(BackendKind.RABBITMQ, tuple(nodes), cookie=secrets.token_hex(20),
+                   epmd_port=free_port())
+
+
+def _new_router(kind: BackendKind, hosts: tuple[str, ...]) -> Backend:
+    if kind.needs_client_certificates:
+        # a client verifying a certificate by name needs a name (proton does not match IP
+        # SANs): the routers share "localhost", each on ports of its own
+        hosts = ("localhost",) * len(hosts)
+    if len(hosts) == 1:
+        return Backend(kind, (Node(hosts[0], free_port()),))
+    monitor = kind is BackendKind.NATS
+    return Backend(kind, tuple(
+        Node(host, free_port(_bind(host)), cluster_port=free_port(_bind(host)),
+             monitor_port=free_port(_bind(host)) if monitor else None)
+        for host in hosts
+    ))
+
+
+def _bind(host: str) -> str:
+    return LOOPBACK if host == "localhost" else host
 
 
 @dataclass(frozen=True)
@@ -183,8 +224,10 @@ class Stack:
         snippet: Snippet = plain_snippet,
         tls: TLSChoice | None = None,
         readers: Sequence[ReaderRequest] | None = None,
+        nodes: int | None = None,
     ) -> Plan:
-        """Bring the stack to ``mode`` (default: the current one, else hybrid).
+        """Bring the stack to ``mode`` (default: the current one, else hybrid), with
+        ``nodes`` nodes per backend (default: as before, else one).
 
         Servers the new plan no longer needs are stopped first, then the plan and the
         service snippets (rendered by ``snippet``) are written, then every server of the
@@ -194,7 +237,7 @@ class Stack:
         previous = self.load()
         mode = mode or (previous.mode if previous else Mode.HYBRID)
         tls_files = self._tls(tls, previous, router)
-        plan = local_plan(mode, services, router, previous, tls_files, readers)
+        plan = local_plan(mode, services, router, previous, tls_files, readers, nodes)
         if previous:
             for old in self._servers(previous):
                 if old.backend not in plan.backends and old.is_running:
@@ -203,8 +246,7 @@ class Stack:
         self.write(plan, snippet)
         if plan.tls is not None:
             clients = plan.service_names if plan.tls.mutual else ()
-            hosts = tuple(node.host for b in plan.backends for node in b.nodes)
-            ensure_certificates(plan.tls, self.tls_dir, hosts, clients)
+            ensure_certificates(plan.tls, self.tls_dir, certificate_hosts(plan), clients)
         for server in self._servers(plan):
             if server.is_running:
                 server.refresh()
@@ -253,18 +295,20 @@ class Stack:
                 progress(f"{server.title} was not running")
 
     def status(self) -> list[ServerStatus]:
-        """What each server of the stored plan carries, where, and whether it runs."""
+        """What each server of the stored plan (each node of a cluster) carries, where,
+        and whether it runs."""
         plan = self.plan()
         traffic = (("RPC", plan.rpc_backend), ("notifications", plan.notification_backend))
         return [
             ServerStatus(
-                title=s.title,
-                address=s.address,
+                title=node.title,
+                address=node.address,
                 carries=" + ".join(what for what, backend in traffic if backend == s.backend),
-                pid=s.pid,
-                running=s.is_running,
+                pid=node.pid,
+                running=node.is_running,
             )
             for s in self._servers(plan)
+            for node in (s.members if isinstance(s, LocalCluster) else (s,))
         ]
 
     def snippet_file(self, service: str) -> Path:

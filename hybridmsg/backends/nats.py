@@ -100,12 +100,14 @@ class NatsTLS:
 
 @dataclass(frozen=True)
 class NatsCluster:
-    """Cluster listener of this node and the (host, port) routes to the other nodes."""
+    """Cluster listener of this node and the (host, port) routes to the other nodes;
+    ``tls`` secures the routes (``verify``: each node proves itself by certificate)."""
 
     name: str
     port: int
     host: str = LOOPBACK
     routes: tuple[tuple[str, int], ...] = ()
+    tls: NatsTLS | None = None
 
 
 @dataclass(frozen=True)
@@ -169,20 +171,26 @@ def _user(user: NatsUser) -> ConfValue:
     return entry
 
 
-def _tls(tls: NatsTLS) -> ConfValue:
+def _tls(tls: NatsTLS, clients: bool = True) -> ConfValue:
     block: dict[str, ConfValue] = {"cert_file": tls.cert_file, "key_file": tls.key_file}
     if tls.ca_file is not None:
         block["ca_file"] = tls.ca_file
     block["verify"] = tls.verify
-    if tls.handshake_first is not None:
+    if clients and tls.handshake_first is not None:  # routes have no handshake_first
         block["handshake_first"] = tls.handshake_first
     return block
+
+
+def _route(host: str, port: int) -> str:
+    return f"nats-route://{f'[{host}]' if ':' in host else host}:{port}"
 
 
 def _cluster(cluster: NatsCluster) -> ConfValue:
     block: dict[str, ConfValue] = {"name": cluster.name, "host": cluster.host, "port": cluster.port}
     if cluster.routes:
-        block["routes"] = [f"nats-route://{host}:{port}" for host, port in cluster.routes]
+        block["routes"] = [_route(host, port) for host, port in cluster.routes]
+    if cluster.tls is not None:
+        block["tls"] = _tls(cluster.tls, clients=False)
     return block
 
 

@@ -2,10 +2,15 @@
 
 Pure functions, frozen dataclasses in, text out:
 
-* ``RabbitNodeConfig(name, port, dist_port, host, tls, max_message_size)`` ->
-  ``render_rabbitmq_conf(cfg, definitions_file)``: one loopback listener (plain, or TLS
-  only), ``loopback_users = none``, an optional ``max_message_size`` and
-  ``load_definitions`` so users exist from the first boot.
+* ``RabbitNodeConfig(name, port, dist_port, host, tls, max_message_size, node_host,
+  peers, epmd_port)`` -> ``render_rabbitmq_conf(cfg, definitions_file)``: one listener on
+  ``host`` (plain, or TLS only), ``loopback_users = none``, an optional
+  ``max_message_size`` and ``load_definitions`` so users exist from the first boot. A node
+  with ``peers`` (the node names of a cluster) joins them on its first boot (RabbitMQ's
+  ``classic_config`` peer discovery) and pauses when it is in a minority
+  (``pause_minority``). ``rabbit_environment(cfg)`` is what its server and rabbitmqctl
+  need in their environment: node name (long names for a host with dots), distribution
+  port and interface, epmd port.
 * ``RabbitUser.with_password(name, password, tags)`` hashes the password at once
   (``hash_password``: rabbit_password_hashing_sha256, base64(salt + sha256(salt +
   password)) with a random 4-byte salt), so no plain password is kept or rendered.
@@ -20,10 +25,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import json
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hybridmsg.backends.ports import LOOPBACK
 
@@ -119,10 +125,50 @@ class RabbitNodeConfig:
     host: str = LOOPBACK
     tls: RabbitTLS | None = None
     max_message_size: int | None = None
+    #: the host part of the Erlang node name
+    node_host: str = "localhost"
+    #: the node names of every node of its cluster (itself included); () = a single node
+    peers: tuple[str, ...] = ()
+    #: where epmd listens on every host of the cluster; None = epmd's default (4369)
+    epmd_port: int | None = None
+    #: the Erlang cookie its cluster shares; "" = a random one of its own
+    cookie: str = field(default="", repr=False)
+    cluster_name: str = "hybridmsg"
 
     @property
     def nodename(self) -> str:
-        return f"{self.name}@localhost"
+        return f"{self.name}@{self.node_host}"
+
+    @property
+    def long_names(self) -> bool:
+        """Erlang long node names: needed for a host part with dots (an FQDN or address)."""
+        return "." in self.node_host or ":" in self.node_host
+
+
+def _erlang_address(host: str) -> str | None:
+    """``10.0.0.2`` as Erlang's ``{10,0,0,2}``; None for a name or an IPv6 address."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if address.version != 4:
+        return None
+    return "{" + ",".join(str(part) for part in address.packed) + "}"
+
+
+def rabbit_environment(cfg: RabbitNodeConfig) -> dict[str, str]:
+    """The environment the node's server and its rabbitmqctl run with: its name, its
+    distribution port on its own address only, and the epmd it registers with."""
+    env = {"RABBITMQ_NODENAME": cfg.nodename, "RABBITMQ_DIST_PORT": str(cfg.dist_port)}
+    if cfg.long_names:
+        env["RABBITMQ_USE_LONGNAME"] = "true"
+    interface = _erlang_address(cfg.host)
+    if interface is not None:
+        env["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"] = f"-kernel inet_dist_use_interface {interface}"
+        env["ERL_EPMD_ADDRESS"] = cfg.host  # if this node is the one starting epmd
+    if cfg.epmd_port is not None:
+        env["ERL_EPMD_PORT"] = str(cfg.epmd_port)
+    return env
 
 
 def _conf_value(value: str | int | bool) -> str:
@@ -144,6 +190,16 @@ def render_rabbitmq_conf(cfg: RabbitNodeConfig, definitions_file: str | None = N
         "max_message_size": cfg.max_message_size,
         "load_definitions": definitions_file,
     }
+    if cfg.peers:
+        settings |= {
+            "cluster_name": cfg.cluster_name,
+            "cluster_partition_handling": "pause_minority",
+            "cluster_formation.peer_discovery_backend": "classic_config",
+        }
+        settings |= {
+            f"cluster_formation.classic_config.nodes.{number}": peer
+            for number, peer in enumerate(cfg.peers, 1)
+        }
     tls = cfg.tls
     if tls is not None:
         settings |= {

@@ -40,6 +40,7 @@ from hybridmsg.backends.process import PidFile, RunAs, ServerProcess, write_priv
 from hybridmsg.backends.rabbitmq import (
     RabbitDefinitions,
     RabbitNodeConfig,
+    rabbit_environment,
     render_definitions,
     render_rabbitmq_conf,
 )
@@ -143,10 +144,8 @@ class RabbitNode:
     def _env(self) -> dict[str, str]:
         d, cfg = self.directory, self.config
         env = {k: v for k, v in os.environ.items() if not k.startswith(("RABBITMQ_", "ERL_"))}
-        return env | {
+        return env | rabbit_environment(cfg) | {
             "HOME": str(d),  # the node's own .erlang.cookie
-            "RABBITMQ_NODENAME": cfg.nodename,
-            "RABBITMQ_DIST_PORT": str(cfg.dist_port),
             "RABBITMQ_CONFIG_FILE": str(d / "rabbitmq.conf"),
             "RABBITMQ_ADVANCED_CONFIG_FILE": str(d / "advanced.config"),
             "RABBITMQ_ENABLED_PLUGINS_FILE": str(d / "enabled_plugins"),
@@ -154,8 +153,6 @@ class RabbitNode:
             "RABBITMQ_MNESIA_BASE": str(d / "mnesia"),
             "RABBITMQ_LOG_BASE": str(d / "log"),
             "RABBITMQ_PID_FILE": str(self.vm_pid_file.path),
-            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
-            "ERL_EPMD_ADDRESS": "127.0.0.1",  # if this node is the one starting epmd
         }
 
     def _prepare_directory(self) -> None:
@@ -231,7 +228,7 @@ class RabbitNode:
                 DEFINITIONS: render_definitions(self.definitions),
                 "enabled_plugins": "[].\n",
                 "rabbitmq-env.conf": "",
-                ".erlang.cookie": secrets.token_hex(20),
+                ".erlang.cookie": cfg.cookie or secrets.token_hex(20),
                 **tls_files,
             },
         )
@@ -247,8 +244,9 @@ class RabbitNode:
         else:
             self.pid_file.stop(timeout)
 
-    def ctl(self, *args: str, timeout: float = 60.0) -> str:
-        """Run ``rabbitmqctl -n NODE ARGS`` as the node's user; its stdout."""
+    def ctl(self, *args: str, timeout: float = 60.0, stdin: str | None = None) -> str:
+        """Run ``rabbitmqctl -n NODE ARGS`` as the node's user (``stdin`` its input); its
+        stdout."""
         argv = [str(find_rabbitmq_scripts() / "rabbitmqctl"), "-n", self.nodename, *args]
         run_as = self._run_as
         result = subprocess.run(
@@ -257,6 +255,7 @@ class RabbitNode:
             env=self._env(),
             capture_output=True,
             text=True,
+            input=stdin,
             timeout=timeout,
             user=run_as.uid if run_as else None,
             group=run_as.gid if run_as else None,

@@ -1,5 +1,6 @@
-"""``hybridmsg check``: real call, cast, fanout and notification traffic for every service,
-and one notification of every service for every notification reader."""
+"""``hybridmsg check``: real call, cast, fanout and notification traffic for every service
+(and, on a cluster, through each node alone), and one notification of every service for
+every notification reader."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from hybridmsg.check import (
     reader_label,
 )
 from hybridmsg.errors import CheckFailed
+from hybridmsg.services import on_node
 from hybridmsg.stack import Stack
 
 
@@ -25,6 +27,11 @@ def run(args: argparse.Namespace) -> int:
         raise CheckFailed(f"{', '.join(stopped)} not running; start with: hybridmsg up")
     # mid-migration a dual:// snippet names two transports: each is checked
     configs = [side for name in plan.service_names for side in stack.read_sides(name)]
+    # a cluster: the first service once more through each node alone
+    nodes = max(len(backend.nodes) for backend in plan.backends)
+    if nodes > 1:
+        first = stack.read_config(plan.service_names[0])
+        configs += [on_node(first, number) for number in range(nodes)]
     readers = plan.reader_names if plan.notification_backend else ()
     labels = [*(c.service for c in configs), *(reader_label(name) for name in readers)]
     width = max(len(label) for label in labels) + 2

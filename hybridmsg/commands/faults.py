@@ -1,5 +1,6 @@
 """``hybridmsg faults``: kill and restart the servers under load, rabbit and hybrid mode
-side by side (on servers of its own, so a running stack is never touched)."""
+side by side (on servers of its own, so a running stack is never touched); with
+``--nodes N``, kill one node of each N-node cluster in turn."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from hybridmsg.faults.load import LoadSpec
 from hybridmsg.faults.runner import run_all
-from hybridmsg.faults.scenario import SCENARIOS, Phases
+from hybridmsg.faults.scenario import CLUSTER_SCENARIOS, SCENARIOS, Phases
 from hybridmsg.plan import Mode
 
 
@@ -20,8 +21,10 @@ def run(args: argparse.Namespace) -> int:
     spec = LoadSpec(args.threads, args.rate, args.timeout, args.notify_interval)
     phases = Phases(args.before, args.outage, args.after)
     modes = [Mode.RABBIT, Mode.HYBRID]
+    scenarios = CLUSTER_SCENARIOS if args.nodes > 1 else SCENARIOS
     try:
-        run_all(directory, modes, SCENARIOS, phases, spec, lambda line: print(line, flush=True))
+        run_all(directory, modes, scenarios, phases, spec, lambda line: print(line, flush=True),
+                args.nodes)
     except BaseException:
         print(f"hybridmsg faults: logs kept in {directory}", file=sys.stderr)
         raise

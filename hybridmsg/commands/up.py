@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
         router=BackendKind(args.router),
         tls=tls_choice(args),
         readers=args.readers,
+        nodes=args.nodes,
     )
     rpc, notifications = plan.rpc_backend.kind, plan.notification_backend
     print(

@@ -92,6 +92,12 @@ def native_ident() -> int:
     return _native_threading().get_ident()
 
 
+def native_lock():
+    """A lock that the I/O thread and callers, green or native, may share; hold it only
+    for a few statements and never across a wait."""
+    return _native_threading().Lock()
+
+
 def future() -> Future:
     """A future an I/O thread may resolve and any caller may :func:`wait` for."""
     made: Future = Future()
@@ -145,6 +151,8 @@ class _Portal:
         self._wake_pending = False
         self._read_fd, self._write_fd = os.pipe()
         os.set_blocking(self._read_fd, False)
+        # eventlet's green os.read/os.write wait for the hub before every call on a pipe
+        self._os = eventlet.patcher.original("os")
         eventlet.spawn_n(self._pump)
 
     def post(self, fn: Callable[..., None], *args) -> None:
@@ -154,7 +162,7 @@ class _Portal:
             if self._wake_pending:
                 return
             self._wake_pending = True
-        os.write(self._write_fd, b"!")
+        self._os.write(self._write_fd, b"!")
 
     def _pump(self) -> None:
         from eventlet.hubs import trampoline
@@ -162,7 +170,7 @@ class _Portal:
         while True:
             trampoline(self._read_fd, read=True)
             try:
-                os.read(self._read_fd, 4096)
+                self._os.read(self._read_fd, 4096)
             except BlockingIOError:
                 pass
             with self._lock:

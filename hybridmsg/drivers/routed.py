@@ -124,7 +124,7 @@ class RoutedDriver(BaseDriver):
         msg_id = uuid.uuid4().hex
         if not wait_for_reply:
             body = envelope.encode_request(msg_id, ctxt, message)
-            self._hand_off(address, body, self._send_timeout)
+            self._hand_off(address, body, self._send_timeout, fanout=target.fanout)
             return None
 
         started = time.monotonic()
@@ -156,11 +156,13 @@ class RoutedDriver(BaseDriver):
         if exc is not None:
             self._calls.fail(msg_id, exc)
 
-    def _hand_off(self, address: str, body: bytes, timeout: float) -> None:
+    def _hand_off(
+        self, address: str, body: bytes, timeout: float, fanout: bool = False
+    ) -> None:
         """Publish and wait until the wire took the message, at most ``timeout`` s."""
         started = time.monotonic()
         link = self._connected(timeout)
-        sent = link.publish(address, body, deadline=started + timeout)
+        sent = link.publish(address, body, deadline=started + timeout, fanout=fanout)
         try:
             bridge.wait(sent, max(0.0, timeout - (time.monotonic() - started)))
         except TimeoutError:

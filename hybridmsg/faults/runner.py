@@ -28,10 +28,12 @@ def run_all(
     phases: Phases,
     spec: LoadSpec,
     emit: Callable[[str], None] = print,
+    nodes: int = 1,
 ) -> None:
-    """Start RabbitMQ and the router in ``directory``, run each scenario in each mode
-    that uses its server, ``emit`` each block of the table, and stop the servers."""
-    bed = Testbed(directory)
+    """Start RabbitMQ and the router in ``directory`` (``nodes`` nodes each), run each
+    scenario in each mode that uses its server, ``emit`` each block of the table, and stop
+    the servers."""
+    bed = Testbed(directory, nodes)
     try:
         bed.start()
         emit(describe(phases, spec))

@@ -6,7 +6,9 @@ once), let the load run ``after`` seconds past the moment the server is back, st
 sending, wait for the notifications sent to arrive, and sum up (:class:`Outcome`).
 
 Time to recover is counted from the moment the restarted server accepts connections to
-the end of the first successful call that was sent after the fault began.
+the end of the first successful call that was sent after the fault began. In a cluster,
+whose other nodes stay up, it is counted from the kill to the start of the last call that
+did not succeed (0 when every call sent after the kill did).
 Notifications "lost" are those whose ``notifier.info()`` returned but which never reached
 the listener; RabbitMQ queues are FIFO, so once every one sent has arrived, any
 duplicate (a redelivery or a republish) has arrived too.
@@ -31,17 +33,27 @@ class Action(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Scenario:
+    """Break ``target`` by ``action``; ``in_cluster``: one node of its cluster, the one
+    most of the load's connections use."""
+
     target: Target
     action: Action
+    in_cluster: bool = False
 
     def title(self, phases: Phases) -> str:
         server = "router (nats-server)" if self.target is Target.ROUTER else "RabbitMQ"
+        if self.in_cluster:
+            server += " node (the busiest)"
         if self.action is Action.KILL:
             return f"{server} killed (-9), back after {phases.outage:g} s"
         return f"{server} restarted (graceful)"
 
 
 SCENARIOS = tuple(Scenario(t, a) for t in (Target.ROUTER, Target.RABBITMQ) for a in Action)
+
+
+#: for clusters: a node of the router, then of RabbitMQ, killed and restarted
+CLUSTER_SCENARIOS = tuple(Scenario(t, Action.KILL, True) for t in (Target.ROUTER, Target.RABBITMQ))
 
 
 @dataclass(frozen=True)
@@ -86,10 +98,10 @@ def run(bed: Testbed, mode: Mode, scenario: Scenario, phases: Phases, spec: Load
         back_at = time.monotonic()
         time.sleep(phases.after)
         tally = load.finish()
-    return _outcome(tally, fault_at, back_at)
+    return _outcome(tally, fault_at, back_at, clustered=scenario.in_cluster)
 
 
-def _outcome(tally: Tally, fault_at: float, back_at: float) -> Outcome:
+def _outcome(tally: Tally, fault_at: float, back_at: float, clustered: bool) -> Outcome:
     calls, sent, seen = tally.calls, tally.notified, tally.seen
     received = sum(1 for seq in sent if seq in seen)
     return Outcome(
@@ -98,7 +110,7 @@ def _outcome(tally: Tally, fault_at: float, back_at: float) -> Outcome:
         calls_failed=_count(calls, FAILED),
         longest_call=max((c.seconds for c in calls), default=0.0),
         late_executions=tally.late,
-        recovery=_recovery(calls, fault_at, back_at),
+        recovery=_settled(calls, fault_at) if clustered else _recovery(calls, fault_at, back_at),
         notes_sent=len(sent),
         notes_received=received,
         notes_lost=len(sent) - received,
@@ -115,3 +127,10 @@ def _count(records: tuple[Record, ...], outcome: str) -> int:
 def _recovery(calls: tuple[Record, ...], fault_at: float, back_at: float) -> float | None:
     ends = [c.end for c in calls if c.outcome == OK and c.start >= fault_at and c.end >= back_at]
     return min(ends) - back_at if ends else None
+
+
+def _settled(calls: tuple[Record, ...], fault_at: float) -> float:
+    """Seconds from the kill to the start of the last call that did not succeed (0: none
+    failed): from then on every call succeeded, while the killed node was still down."""
+    failed = [c.start for c in calls if c.outcome != OK and c.start >= fault_at]
+    return max(failed) - fault_at if failed else 0.0

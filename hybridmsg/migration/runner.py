@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hybridmsg.backends.process import write_private
-from hybridmsg.localservers import LocalRabbit
+from hybridmsg.localservers import rabbit_node
 from hybridmsg.migration import verify
 from hybridmsg.migration.stages import (
     POSITIONS,
@@ -133,8 +133,7 @@ class Migration:
     def _rabbit(self, wide: Plan):
         assert wide.rabbitmq is not None
         server = self.stack.server(wide, wide.rabbitmq)
-        assert isinstance(server, LocalRabbit)
-        return server.node, tuple(service.vhost for service in wide.services)
+        return rabbit_node(server), tuple(service.vhost for service in wide.services)
 
     def _drain(self, wide: Plan) -> None:
         node, vhosts = self._rabbit(wide)

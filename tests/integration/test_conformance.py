@@ -7,6 +7,9 @@ semantics. Every wait is bounded; nothing sleeps its way to a pass.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -16,7 +19,7 @@ import oslo_messaging as om
 import pytest
 from oslo_config import cfg
 
-from tests.integration.conftest import needs_qdrouterd
+from tests.integration.conftest import ROOT, needs_qdrouterd
 from tests.integration.oslo_peer import (
     NotificationRecorder,
     PeerError,
@@ -265,3 +268,19 @@ def test_calls_casts_fanout_between_processes(url, topic, executor, peer_process
         rpc.prepare(fanout=True).cast({}, "echo", value="fanout")
     for peer in peers:
         assert peer.stop() == "stopped"
+
+
+def test_several_transports_of_one_driver_in_an_eventlet_patched_process(url):
+    """Servers, a client and a notifier on three transports of one driver, in one
+    monkey-patched process with the eventlet executor: every call answered, every cast
+    and notification handled once, every fanout by both servers."""
+    run = subprocess.run(
+        [sys.executable, "-m", "tests.integration.patched_peer", url],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    got = json.loads(run.stdout.strip().splitlines()[-1])
+    assert got == {
+        "replies": True, "casts_everywhere": True, "casts": 40, "fanouts": [10, 10],
+        "notifications": 40,
+    }, run.stderr[-3000:]

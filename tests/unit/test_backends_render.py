@@ -102,6 +102,17 @@ def test_minimal_nats_conf_is_exactly_the_listener():
                 '  routes: ["nats-route://10.0.0.2:6222", "nats-route://10.0.0.3:6222"]',
             ],
         ),
+        (
+            {"cluster": NatsCluster("hm", 6222, "::1", (("::2", 6222),),
+                                    NatsTLS("/c.pem", "/k.pem", "/ca.pem", verify=True))},
+            [
+                '  routes: ["nats-route://[::2]:6222"]',
+                "  tls: {",
+                '    cert_file: "/c.pem"',
+                "    verify: true",
+                "  }",
+            ],
+        ),
     ],
 )
 def test_nats_conf_lines(config, expected):

@@ -6,7 +6,14 @@ import stat
 import pytest
 
 from hybridmsg import cli
-from hybridmsg.errors import CheckFailed, HybridmsgError, MissingBinary, PortInUse, UsageError
+from hybridmsg.errors import (
+    CheckFailed,
+    HybridmsgError,
+    MissingBinary,
+    PlanError,
+    PortInUse,
+    UsageError,
+)
 from hybridmsg.plan import BackendKind, Mode, plan_from_dict
 from hybridmsg.readers import reader_config, render_reader
 from hybridmsg.services import parse, render, service_config
@@ -36,6 +43,10 @@ def deployed(tmp_path):
             [("telemetry", ()), ("audit", ("security", "audit.x"))],
         ),
         (["up", "--no-readers"], "up", "readers", []),
+        (["up"], "up", "nodes", None),
+        (["up", "--nodes", "3"], "up", "nodes", 3),
+        (["faults"], "faults", "nodes", 1),
+        (["faults", "--nodes", "3"], "faults", "nodes", 3),
         (["config", "nova"], "config", "service", "nova"),
         (["check", "--timeout", "2.5"], "check", "timeout", 2.5),
         (["status"], "status", "state_dir", None),
@@ -46,6 +57,35 @@ def test_arguments(argv, command, attribute, value):
     args = cli.build_parser().parse_args(argv)
     assert args.command == command
     assert getattr(args, attribute) == value
+
+
+@pytest.mark.parametrize("nodes", ["0", "-1", "three"])
+def test_a_bad_number_of_nodes_is_a_usage_error(nodes, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.build_parser().parse_args(["up", "--nodes", nodes])
+    assert exit_.value.code == 2
+    assert f"{nodes!r} is not a number of nodes; give 1 or more" in capsys.readouterr().err
+
+
+def test_more_nodes_than_test_hosts_is_a_plan_error():
+    with pytest.raises(PlanError, match="9 nodes: give 1 to 8"):
+        local_plan(Mode.HYBRID, nodes=9)
+
+
+def test_a_local_plan_of_three_nodes_puts_each_on_its_own_test_host():
+    plan = local_plan(Mode.HYBRID, ("nova",), nodes=3)
+    for backend in plan.backends:
+        assert [n.host for n in backend.nodes] == ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
+        assert all(n.cluster_port for n in backend.nodes)
+    assert plan.rabbitmq.cookie and plan.rabbitmq.epmd_port
+    assert [n.name.partition("@")[2] for n in plan.rabbitmq.nodes] == [
+        "127.0.0.2", "127.0.0.3", "127.0.0.4"]
+    assert all(n.monitor_port for n in plan.router.nodes)
+    # kept as long as the number of nodes is the same; one node again: a new backend
+    assert local_plan(Mode.HYBRID, previous=plan).backends == plan.backends
+    single = local_plan(Mode.HYBRID, previous=plan, nodes=1)
+    assert [n.host for b in single.backends for n in b.nodes] == ["127.0.0.1", "127.0.0.1"]
+    assert plan_from_dict(json.loads(json.dumps(plan.to_dict()))) == plan
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import pytest
 from oslo_config import cfg
 
 from hybridmsg.backends.rabbitmq import render_definitions
-from hybridmsg.localservers import rabbit_definitions
+from hybridmsg.nodeconfigs import rabbit_definitions
 from hybridmsg.plan import TLS, Backend, BackendKind, Mode, Node, Plan, Reader, Service
 from hybridmsg.readers import (
     parse_reader,

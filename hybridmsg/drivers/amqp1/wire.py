@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import collections
 import logging
+import threading
 import time
 import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass
 
 import oslo_messaging
-from proton import Message
+from proton import Endpoint, Message
 from proton.handlers import MessagingHandler
 from proton.reactor import ApplicationEvent, AtMostOnce, Backoff, Container, EventInjector
 
@@ -49,6 +50,7 @@ class _Outgoing:
     message: Message
     sent: Future
     deadline: float | None
+    fanout: bool = False
 
     def expired(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline
@@ -78,6 +80,9 @@ class AmqpLink:
         self._stopped: Future = bridge.future()
         self._reply_address: str | None = None
         self._work: collections.deque = collections.deque()
+        self._wake_flag = bridge.native_lock()  # held briefly, by any thread
+        self._wake_pending = False
+        self._waking = threading.Lock()  # callers only
         self._outboxes: dict[str, _Outbox] = {}
         self._unsettled: dict[tuple[str, bytes], tuple[_Outgoing, str]] = {}
         self._handlers: dict[str, Handler] = {}
@@ -149,22 +154,32 @@ class AmqpLink:
             self._thread.join()
 
     def _call_soon(self, fn, *args) -> None:
+        """Queue ``fn(*args)`` for the I/O thread, waking it unless a wake-up is on its way.
+        Wake-ups go one at a time: in a patched process the injector's pipe write is a
+        green one, and two greenlets may not wait on one file descriptor."""
         self._work.append((fn, args))
-        self._injector.trigger(ApplicationEvent("work"))
+        with self._wake_flag:
+            if self._wake_pending:
+                return
+            self._wake_pending = True
+        with self._waking:
+            self._injector.trigger(ApplicationEvent("work"))
 
     # -- traffic (caller threads) -----------------------------------------------------
 
     def publish(
         self, address: str, body: bytes, reply_to: str | None = None,
-        deadline: float | None = None,
+        deadline: float | None = None, fanout: bool = False,
     ) -> Future:
         """Credit is the flow control: the caller cancels the future of a message still
-        waiting for credit at its deadline; a released message is sent again until then."""
+        waiting for credit at its deadline; a released message is sent again until then. A
+        fanout goes to whoever listens now: no credit on an attached link means nobody does,
+        and it is dropped at once, as RabbitMQ drops a fanout that no queue is bound to."""
         sent = bridge.future()
         if self._state is not State.RUNNING:
             sent.set_exception(oslo_messaging.MessageDeliveryFailure("the AMQP link is closed"))
         else:
-            outgoing = _Outgoing(Message(body=body, reply_to=reply_to), sent, deadline)
+            outgoing = _Outgoing(Message(body=body, reply_to=reply_to), sent, deadline, fanout)
             self._call_soon(self._send, address, outgoing)
         return sent
 
@@ -196,6 +211,8 @@ class AmqpLink:
     # -- the I/O thread ---------------------------------------------------------------
 
     def run_work(self) -> None:
+        with self._wake_flag:
+            self._wake_pending = False
         while self._work:
             fn, args = self._work.popleft()
             fn(*args)
@@ -232,6 +249,12 @@ class AmqpLink:
                 continue
             delivery = sender.send(outgoing.message)
             self._unsettled[(sender.name, delivery.tag)] = (outgoing, sender.target.address)
+        if sender.credit <= 0 and sender.state & Endpoint.REMOTE_ACTIVE:
+            while outbox.waiting and outbox.waiting[0].fanout:
+                outgoing = outbox.waiting.popleft()
+                if outgoing.sent.set_running_or_notify_cancel():
+                    LOG.debug("Fanout to %s dropped: nobody listens", sender.target.address)
+                    outgoing.sent.set_result(None)
 
     def _send_reply(self, address: str, body: bytes) -> None:
         if self._relay.credit <= 0:
@@ -292,6 +315,8 @@ class AmqpLink:
             link.flow(self._settings.reply_credit)
             if not self._ready.done():
                 self._ready.set_result(None)
+        elif link.is_sender:
+            self.flush(link)  # no credit for a fanout: nobody listens
         elif link.is_receiver and link.remote_source.address is None:
             return  # refused: the router detaches it with the reason (link_failed)
         elif link.is_receiver:

@@ -147,6 +147,7 @@ class NatsLink:
                     reconnected_cb=self._on_reconnected,
                     tls_handshake_first=s.tls is not None and s.tls_handshake_first,
                 )
+                LOG.info("Connected to NATS at %s", nc.connected_url.netloc)
                 break
             except oslo_messaging.MessagingException:  # raised by _on_error: no retry helps
                 await self._abandon(nc)
@@ -281,10 +282,10 @@ class NatsLink:
 
     def publish(
         self, address: str, body: bytes, reply_to: str | None = None,
-        deadline: float | None = None,
+        deadline: float | None = None, fanout: bool = False,
     ) -> Future:
         sent = bridge.future()
-        self._put(Outgoing(address, body, reply_to, deadline, sent))
+        self._put(Outgoing(address, body, reply_to, None if fanout else deadline, sent))
         return sent
 
     def reply(self, address: str, body: bytes) -> None:
