@@ -65,6 +65,27 @@ class _Subscription:
     subject: str
     drained: tuple
     roll_call: object | None = None
+    fanout: _Fanout | None = None
+    handler: Handler | None = None
+
+
+class _Fanout:
+    """One plain subscription to a fanout subject, shared by every listener of this
+    link: nats-server sends each message once per connection, and it is handed to each
+    listener here, instead of once per listener over the wire."""
+
+    def __init__(self, subject: str) -> None:
+        self.subject = subject
+        self.handlers: list[Handler] = []
+        self.ready: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.sub = None
+
+    async def deliver(self, msg) -> None:
+        for handler in tuple(self.handlers):
+            try:
+                handler(msg.data, msg.reply or None)
+            except Exception:
+                LOG.exception("Failed to hand over a message from %s", self.subject)
 
 
 class NatsLink:
@@ -91,6 +112,7 @@ class NatsLink:
         self._pump: asyncio.Task | None = None
         self._connecting = False
         self._refused: set[str] = set()  # subjects the server refused a subscription to
+        self._fanouts: dict[str, _Fanout] = {}  # I/O thread only
 
     @property
     def reply_address(self) -> str:
@@ -334,6 +356,9 @@ class NatsLink:
             ) from None
 
     async def _subscribe(self, subject: str, queue: str, handler: Handler):
+        if not queue:
+            return await self._join_fanout(subject, handler)
+
         async def deliver(msg) -> None:
             try:
                 handler(msg.data, msg.reply or None)
@@ -342,16 +367,37 @@ class NatsLink:
 
         sub = await self._nc.subscribe(subject, queue=queue, cb=deliver)
         held = _Subscription(subject, (sub,))
-        if queue and self._subjects.rotates(subject):
+        if self._subjects.rotates(subject):
             held = await self._join(held, deliver)
+        await self._confirmed(sub)
+        return held
+
+    async def _confirmed(self, sub) -> None:
         try:
             await self._nc.flush(timeout=self._settings.connect_timeout)
         except (TimeoutError, nats_errors.Error):
             LOG.warning(
-                "Subscription to %s not confirmed yet; it is restored on reconnect", subject
+                "Subscription to %s not confirmed yet; it is restored on reconnect", sub.subject
             )
         await self._confirm(sub)
-        return held
+
+    async def _join_fanout(self, subject: str, handler: Handler) -> _Subscription:
+        fanout = self._fanouts.get(subject)
+        if fanout is None:
+            fanout = self._fanouts[subject] = _Fanout(subject)
+            try:
+                fanout.sub = await self._nc.subscribe(subject, cb=fanout.deliver)
+                await self._confirmed(fanout.sub)
+            except BaseException as exc:
+                del self._fanouts[subject]
+                fanout.ready.set_exception(exc)
+                fanout.ready.exception()  # retrieved: later joiners get their own error
+                raise
+            fanout.ready.set_result(None)
+        else:
+            await asyncio.shield(fanout.ready)
+        fanout.handlers.append(handler)
+        return _Subscription(subject, (), fanout=fanout, handler=handler)
 
     async def _join(self, held: _Subscription, deliver) -> _Subscription:
         """Become a member senders can take turns over: a member subject of this
@@ -387,6 +433,13 @@ class NatsLink:
             )
 
     async def _drain(self, held: _Subscription) -> None:
+        if held.fanout is not None:
+            fanout = held.fanout
+            fanout.handlers.remove(held.handler)
+            if fanout.handlers or self._fanouts.get(fanout.subject) is not fanout:
+                return
+            del self._fanouts[fanout.subject]
+            held = _Subscription(held.subject, (fanout.sub,))
         if held.roll_call is not None:
             await _unsubscribe(held.roll_call)
         await asyncio.gather(*map(self._drain_one, held.drained))
