@@ -27,6 +27,10 @@ DEFAULT_SPOOL_DIR = "/var/lib/{service}/notification-spool"
 MASK = "***"
 
 _NAME = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+#: what _NAME enforces, in words
+NAME_RULE = (
+    "1 to 63 characters: a lowercase letter, then lowercase letters, digits, '-' or '_'"
+)
 _VHOST = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _TOPIC = re.compile(r"[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64}){0,7}")
 _CREDENTIALS = re.compile(r"(?<=[/,])([^:/@,]*):[^@/,]*@")
@@ -161,9 +165,7 @@ class Service:
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):
-            raise PlanError(
-                f"service name {self.name!r} must be lowercase letters, digits, '-' or '_'"
-            )
+            raise PlanError(f"service name {_shown(self.name)} must be {NAME_RULE}")
         for what, value in (("user", self.user), ("vhost", self.vhost)):
             if not _VHOST.fullmatch(value):
                 raise PlanError(
@@ -192,9 +194,7 @@ class Reader:
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):
-            raise PlanError(
-                f"reader name {self.name!r} must be lowercase letters, digits, '-' or '_'"
-            )
+            raise PlanError(f"reader name {_shown(self.name)} must be {NAME_RULE}")
         if not _VHOST.fullmatch(self.user):
             raise PlanError(
                 f"reader {self.name}: user {self.user!r} must be 1-64 letters, digits, '-' or '_'"
@@ -372,8 +372,8 @@ def plan_from_dict(data: dict[str, Any]) -> Plan:
         return Plan(
             mode=_enum(Mode, data["mode"], "mode"),
             services=tuple(Service(**s) for s in data["services"]),
-            rabbitmq=_backend_from_dict(data.get("rabbitmq")),
-            router=_backend_from_dict(data.get("router")),
+            rabbitmq=backend_from_dict(data.get("rabbitmq")),
+            router=backend_from_dict(data.get("router")),
             tls=TLS(**data["tls"]) if data.get("tls") else None,
             readers=tuple(
                 Reader(**(r | {"topics": tuple(r.get("topics") or ())}))
@@ -424,7 +424,8 @@ def mask_url(url: str) -> str:
     return _CREDENTIALS.sub(lambda m: f"{m.group(1)}:{MASK}@", url)
 
 
-def _backend_from_dict(data: dict[str, Any] | None) -> Backend | None:
+def backend_from_dict(data: dict[str, Any] | None) -> Backend | None:
+    """The Backend of ``asdict(backend)`` output (None for None)."""
     if data is None:
         return None
     kind = _enum(BackendKind, data["kind"], "backend kind")
@@ -452,6 +453,11 @@ def _check_slot(slot: str, backend: Backend | None, needed: bool, mode: Mode) ->
         raise PlanError(f"{mode} mode needs a {slot} backend; add one")
     if not needed and backend is not None:
         raise PlanError(f"{mode} mode uses no {slot} backend; remove it")
+
+
+def _shown(name: str) -> str:
+    """``name`` quoted, shortened when long (a 300-letter name fills no screen)."""
+    return repr(name) if len(name) <= 70 else f"{name[:60]!r}... ({len(name)} characters)"
 
 
 def _require_unique(values: list[str], what: str) -> None:

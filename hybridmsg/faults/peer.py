@@ -22,6 +22,7 @@ import sys
 import threading
 from pathlib import Path
 
+from hybridmsg.errors import HybridmsgError
 from hybridmsg.faults.load import Load, LoadSpec, Tally
 
 START_TIMEOUT = 60.0
@@ -29,7 +30,7 @@ DRAIN_TIMEOUT = 60.0
 CLOSE_TIMEOUT = 30.0
 
 
-class PeerError(RuntimeError):
+class PeerError(HybridmsgError):
     """The load process failed or did not answer in time (its log says why)."""
 
 

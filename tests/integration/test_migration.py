@@ -209,7 +209,7 @@ class Interrupted(KeyboardInterrupt):
     [BackendKind.NATS, pytest.param(BackendKind.QDROUTERD, marks=needs_qdrouterd)],
 )
 def test_migrate_rabbit_to_hybrid_and_back_loses_nothing(
-    router: BackendKind, state_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    router: BackendKind, state_dir: Path, tmp_path: Path
 ) -> None:
     stack = Stack(state_dir)
     started = time.monotonic()
@@ -260,22 +260,20 @@ def test_migrate_rabbit_to_hybrid_and_back_loses_nothing(
         workload.stop(("server-1", "server-2", "listener"))
     finally:
         workload.kill()
-        with capsys.disabled():
-            print("\n" + "\n".join(lines))
+        print("\n".join(lines))  # captured: pytest shows it when the test fails (or with -rP)
     counts = tally(workload.results)
-    with capsys.disabled():
+    print(
+        f"migration workload, rabbit <-> hybrid ({router}): {len(SERVICES)} services, "
+        f"{workload.restarts} restarts"
+    )
+    for kind in ("calls", "casts", "notifications"):
+        print(f"  {kind}: {dict(counts[kind])}")
+    print(f"  some lost ids (client#generation:kind:seq:server): {list(counts['lost'])}")
+    for direction, timings in (("rabbit->hybrid", forward), ("hybrid->rabbit", back)):
         print(
-            f"\nmigration workload, rabbit <-> hybrid ({router}): {len(SERVICES)} services, "
-            f"{workload.restarts} restarts"
+            f"  {direction} (after resume): "
+            + ", ".join(f"stage {t.stage.number} {t.seconds:.1f} s" for t in timings)
         )
-        for kind in ("calls", "casts", "notifications"):
-            print(f"  {kind}: {dict(counts[kind])}")
-        print(f"  some lost ids (client#generation:kind:seq:server): {list(counts['lost'])}")
-        for direction, timings in (("rabbit->hybrid", forward), ("hybrid->rabbit", back)):
-            print(
-                f"  {direction} (after resume): "
-                + ", ".join(f"stage {t.stage.number} {t.seconds:.1f} s" for t in timings)
-            )
     assert not any(counts[kind]["failed"] for kind in ("calls", "casts", "notifications")), counts[
         "failures"
     ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import stat
 import threading
 import time
 from contextlib import closing
@@ -83,6 +84,11 @@ def test_one_slot_per_living_process_of_a_name(tmp_path):
     Spool(second.path, Limits(1, 1024)).close()
     assert leftovers(tmp_path, "nova-api") == [second.path]
     assert leftovers(tmp_path, "nova-compute") == []
+    spool = Spool(Slot.claim(tmp_path / "new", "nova-api").path, Limits(1, 1024))
+    spool.offer("{}")
+    files = [spool.path, *(spool.path.with_name(spool.path.name + s) for s in ("-wal", "-shm"))]
+    assert [stat.S_IMODE(f.stat().st_mode) for f in files] == [0o600] * 3  # notifications
+    assert stat.S_IMODE(spool.path.parent.stat().st_mode) == 0o700  # are the service's own
 
 
 def test_full_under_block_notify_waits_for_room_and_says_so_once(tmp_path, caplog):

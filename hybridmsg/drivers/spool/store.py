@@ -111,6 +111,7 @@ class Spool:
         self.path = path
         self.limits = limits
         self._lock = native_threading().Lock()
+        path.touch(mode=0o600)  # private; SQLite gives its -wal and -shm files the same mode
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute(f"PRAGMA synchronous = {'FULL' if fsync else 'NORMAL'}")
