@@ -15,3 +15,5 @@ python3 -m venv .venv
 .venv/bin/python -m pip install -q -e '.[test,bench]'
 .venv/bin/hybridmsg up --mode "$mode"
 .venv/bin/hybridmsg check
+.venv/bin/hybridmsg status
+echo "The servers above keep running; stop them with: .venv/bin/hybridmsg down"

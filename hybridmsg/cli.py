@@ -2,7 +2,8 @@
 
 Each command lives in ``hybridmsg.commands.<name>`` (a ``run(args) -> int`` function) and
 is imported only when it runs. Errors are turned into one-line messages and exit codes here,
-and only here.
+and only here: argument errors too, and the log of drivers and servers stays silent unless
+``-v`` asks for it.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import math
 import os
 import sys
 import warnings
@@ -19,18 +21,30 @@ from hybridmsg import __version__
 from hybridmsg.commands import bench
 from hybridmsg.errors import HybridmsgError
 from hybridmsg.plan import DEFAULT_SERVICES, ROUTER_KINDS, Mode
+from hybridmsg.state_dir import RULE, default_state_dir
 
 INTERRUPTED = 130
+USAGE = 2
 
 
-def _services(text: str) -> tuple[str, ...]:
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line error: ``hybridmsg COMMAND: what is wrong; see --help``."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(USAGE, f"{self.prog}: {message}; see {self.prog} --help\n")
+
+
+def _names(text: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
-def _nodes(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of nodes; give 1 or more")
-    return int(text)
+def _services(text: str) -> tuple[str, ...]:
+    names = _names(text)
+    if not names:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} names no service; give at least one, e.g. --services nova,neutron"
+        )
+    return names
 
 
 def _reader(text: str) -> tuple[str, tuple[str, ...]]:
@@ -38,25 +52,64 @@ def _reader(text: str) -> tuple[str, tuple[str, ...]]:
     name, _, topics = text.partition(":")
     if not name.strip():
         raise argparse.ArgumentTypeError(f"{text!r} names no reader; use NAME or NAME:TOPIC,...")
-    return name.strip(), _services(topics)
+    return name.strip(), _names(topics)
+
+
+def _positive(kind: type, text: str, what: str):
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value < math.inf:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    return _positive(float, text, "a number of seconds above 0, e.g. 10")
+
+
+def _rate(text: str) -> float:
+    return _positive(float, text, "a number above 0, e.g. 200")
+
+
+def _count(text: str) -> int:
+    return _positive(int, text, "a whole number of 1 or more")
+
+
+def _nodes(text: str) -> int:
+    return _positive(int, text, "a number of nodes; give 1 or more")
+
+
+def _global_options(parser: argparse.ArgumentParser, *, after_command: bool) -> None:
+    """``--state-dir`` and ``-v``, accepted before the command and, with ``after_command``,
+    after it (there without defaults, so that a value given before is not overwritten)."""
+    unset = argparse.SUPPRESS if after_command else None
+    parser.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        default=unset,
+        help="where plan, passwords, service configs and server data live "
+        f"(default: {RULE}; here: {default_state_dir()})",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS if after_command else False,
+        help="show the log of drivers and servers, and warnings",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="hybridmsg", description="Router-based RPC for OpenStack beside RabbitMQ."
     )
     parser.add_argument("--version", action="version", version=f"hybridmsg {__version__}")
-    parser.add_argument(
-        "-v", "--verbose", action="store_true", help="show the log of drivers and servers"
-    )
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--state-dir",
-        metavar="DIR",
-        help="where plan, passwords, service configs and server data live "
-        "(default: $HYBRIDMSG_STATE_DIR or ~/.local/state/hybridmsg)",
-    )
+    _global_options(parser, after_command=False)
+    common = Parser(add_help=False)
+    _global_options(common, after_command=True)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -108,6 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
         const=[],
         help="remove every notification reader",
     )
+    up.add_argument(
+        "--spool-notifications",
+        action=argparse.BooleanOptionalAction,
+        help="services keep notifications in a spool on local disk until RabbitMQ confirmed "
+        "them, so that notify() never waits for RabbitMQ (default: the current choice, else "
+        "on in hybrid mode, off in rabbit mode)",
+    )
     tls = up.add_mutually_exclusive_group()
     tls.add_argument(
         "--no-tls",
@@ -147,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument(
         "--timeout",
-        type=float,
+        type=_seconds,
         default=10.0,
         metavar="SECONDS",
         help="longest wait for each step (default: %(default)s)",
@@ -157,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("url", help="an oslo.messaging transport URL, e.g. nats://u:p@host:4222/v")
     probe.add_argument(
         "--timeout",
-        type=float,
+        type=_seconds,
         default=10.0,
         metavar="SECONDS",
         help="longest wait for the connection (default: %(default)s)",
@@ -185,14 +245,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     migrate.add_argument(
         "--timeout",
-        type=float,
+        type=_seconds,
         default=10.0,
         metavar="SECONDS",
         help="longest wait for each check step (default: %(default)s)",
     )
     migrate.add_argument(
         "--drain-timeout",
-        type=float,
+        type=_seconds,
         default=120.0,
         metavar="SECONDS",
         help="longest wait for RabbitMQ's RPC queues to drain (default: %(default)s)",
@@ -203,13 +263,13 @@ def build_parser() -> argparse.ArgumentParser:
         "by side (on servers of its own)",
     )
     for flag, kind, default, meaning in (
-        ("--threads", int, 8, "client threads making calls"),
-        ("--rate", float, 200.0, "calls per second, all threads together"),
-        ("--timeout", float, 5.0, "call timeout, seconds"),
-        ("--notify-interval", float, 0.01, "seconds between notifications"),
-        ("--before", float, 20.0, "seconds of load before the fault"),
-        ("--outage", float, 5.0, "seconds a killed server stays down"),
-        ("--after", float, 10.0, "seconds of load after the server is back"),
+        ("--threads", _count, 8, "client threads making calls"),
+        ("--rate", _rate, 200.0, "calls per second, all threads together"),
+        ("--timeout", _seconds, 5.0, "call timeout, seconds"),
+        ("--notify-interval", _seconds, 0.01, "seconds between notifications"),
+        ("--before", _seconds, 20.0, "seconds of load before the fault"),
+        ("--outage", _seconds, 5.0, "seconds a killed server stays down"),
+        ("--after", _seconds, 10.0, "seconds of load after the server is back"),
     ):
         faults.add_argument(
             flag, type=kind, default=default, help=f"{meaning} (default: %(default)s)"
@@ -229,12 +289,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.ERROR,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    if not args.verbose:
-        warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+    if args.verbose:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    else:  # the user sees hybridmsg's own line only: what oslo and the drivers log goes nowhere
+        logging.basicConfig(handlers=[logging.NullHandler()])
+        warnings.simplefilter("ignore")
     try:
         command = importlib.import_module(f"hybridmsg.commands.{args.command}")
         return command.run(args)

@@ -17,7 +17,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hybridmsg.errors import PlanError
-from hybridmsg.plan import TLS, Backend, BackendKind, Mode, Node, Plan, Service, notification_url
+from hybridmsg.plan import (
+    DEFAULT_SPOOL_DIR,
+    TLS,
+    Backend,
+    BackendKind,
+    Mode,
+    Node,
+    Plan,
+    Service,
+    check_spool_dir,
+    notification_url,
+    spool_directory,
+    spools,
+)
 from hybridmsg.services import (
     NO_NOTIFY_DRIVER,
     NOTIFY_DRIVER,
@@ -129,7 +142,9 @@ def _true(value: Any) -> bool:
 
 def service_settings(variables: Mapping[str, Any], service: str, mode: str) -> ServiceConfig:
     """What ``service`` puts in its config file in ``mode``; notifications are dropped
-    in router mode (the noop driver)."""
+    in router mode (the noop driver). ``<service>_oslomsg_notify_spool`` (or
+    ``oslomsg_notify_spool``; default: in hybrid mode) spools them on local disk, in
+    ``..._notify_spool_dir`` (default ``/var/lib/{service}/notification-spool``)."""
     chosen = _mode(mode)
     rpc = side(variables, service, "rpc")
     notify = side(variables, service, "notify") if chosen.needs_rabbitmq else None
@@ -137,12 +152,22 @@ def service_settings(variables: Mapping[str, Any], service: str, mode: str) -> S
     if notify is not None:
         options += tuple(o for o in notify.tls_options() if o not in options)
         options += durable_options(notify.backend)
+    choice = _lookup(variables, service, "notify", "spool")
+    spooled = spools(chosen, None if choice is None else _true(choice))
+    template = str(_lookup(variables, service, "notify", "spool_dir") or DEFAULT_SPOOL_DIR)
+    try:
+        check_spool_dir(template)
+    except PlanError as exc:
+        raise OslomsgError(f"{service}_oslomsg_notify_spool_dir: {exc}") from None
     return ServiceConfig(
         service=service,
         rpc_url=rpc.url(),
         notification_driver=NOTIFY_DRIVER if notify else NO_NOTIFY_DRIVER,
-        notification_url=notification_url(chosen, notify.url()) if notify else None,
+        notification_url=notification_url(chosen, notify.url(), spools=spooled)
+        if notify
+        else None,
         options=options,
+        spool_directory=spool_directory(template, service) if spooled else None,
     )
 
 

@@ -21,9 +21,16 @@ from hybridmsg.errors import PlanError, UnknownService
 DEFAULT_SERVICES = ("nova", "neutron", "cinder", "glance", "heat", "keystone")
 #: What a reader reads unless told otherwise: oslo's default notification topic.
 DEFAULT_READER_TOPICS = ("notifications",)
+#: Where a service spools its notifications unless the plan says otherwise: a directory of
+#: the service's own state, which its user can write ({service}: the service's name).
+DEFAULT_SPOOL_DIR = "/var/lib/{service}/notification-spool"
 MASK = "***"
 
 _NAME = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+#: what _NAME enforces, in words
+NAME_RULE = (
+    "1 to 63 characters: a lowercase letter, then lowercase letters, digits, '-' or '_'"
+)
 _VHOST = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _TOPIC = re.compile(r"[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64}){0,7}")
 _CREDENTIALS = re.compile(r"(?<=[/,])([^:/@,]*):[^@/,]*@")
@@ -158,9 +165,7 @@ class Service:
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):
-            raise PlanError(
-                f"service name {self.name!r} must be lowercase letters, digits, '-' or '_'"
-            )
+            raise PlanError(f"service name {_shown(self.name)} must be {NAME_RULE}")
         for what, value in (("user", self.user), ("vhost", self.vhost)):
             if not _VHOST.fullmatch(value):
                 raise PlanError(
@@ -189,9 +194,7 @@ class Reader:
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):
-            raise PlanError(
-                f"reader name {self.name!r} must be lowercase letters, digits, '-' or '_'"
-            )
+            raise PlanError(f"reader name {_shown(self.name)} must be {NAME_RULE}")
         if not _VHOST.fullmatch(self.user):
             raise PlanError(
                 f"reader {self.name}: user {self.user!r} must be 1-64 letters, digits, '-' or '_'"
@@ -249,7 +252,9 @@ class Plan:
     """A whole deployment: mode, backends, services and notification readers, validated
     on construction.
 
-    ``tls`` None means plain connections.
+    ``tls`` None means plain connections. ``spool_notifications`` None is the mode's
+    choice (hybrid mode spools, rabbit mode does not); ``spool_dir`` is where each service
+    spools, ``{service}`` standing for its name.
     """
 
     mode: Mode
@@ -258,6 +263,8 @@ class Plan:
     router: Backend | None = None
     tls: TLS | None = None
     readers: tuple[Reader, ...] = ()
+    spool_notifications: bool | None = None
+    spool_dir: str = DEFAULT_SPOOL_DIR
 
     def __post_init__(self) -> None:
         if not isinstance(self.mode, Mode):
@@ -287,6 +294,7 @@ class Plan:
                         f"{topic!r}; they would split its notifications: give each its own"
                     )
                 readers_of[topic] = reader.name
+        check_spool_dir(self.spool_dir)
         if self.router and self.router.kind.needs_client_certificates and not (
             self.tls and self.tls.mutual
         ):
@@ -307,11 +315,22 @@ class Plan:
         """The broker that keeps notifications, or None when the mode drops them."""
         return self.rabbitmq
 
+    @property
+    def spools(self) -> bool:
+        """Whether services keep notifications in a spool on local disk until RabbitMQ
+        confirmed them (see :func:`spools`)."""
+        return spools(self.mode, self.spool_notifications)
+
+    def spool_directory(self, service: str) -> str | None:
+        """Where ``service`` spools notifications, or None when it does not."""
+        return spool_directory(self.spool_dir, service) if self.spools else None
+
     def notification_url(self, url: str) -> str:
         """``url``, to the notification backend, in the scheme this plan's services use for
-        notifications: in hybrid mode ``rabbit-once://``, so that none reaches a listener
-        twice after a broker crash; in rabbit mode oslo's own ``rabbit://``, unchanged."""
-        return notification_url(self.mode, url)
+        notifications: ``rabbit-once://`` in hybrid mode, so that none reaches a listener
+        twice after a broker crash, and wherever services spool (the spool is part of that
+        driver); else oslo's own ``rabbit://``, unchanged."""
+        return notification_url(self.mode, url, spools=self.spools)
 
     @property
     def backends(self) -> tuple[Backend, ...]:
@@ -353,22 +372,49 @@ def plan_from_dict(data: dict[str, Any]) -> Plan:
         return Plan(
             mode=_enum(Mode, data["mode"], "mode"),
             services=tuple(Service(**s) for s in data["services"]),
-            rabbitmq=_backend_from_dict(data.get("rabbitmq")),
-            router=_backend_from_dict(data.get("router")),
+            rabbitmq=backend_from_dict(data.get("rabbitmq")),
+            router=backend_from_dict(data.get("router")),
             tls=TLS(**data["tls"]) if data.get("tls") else None,
             readers=tuple(
                 Reader(**(r | {"topics": tuple(r.get("topics") or ())}))
                 for r in data.get("readers") or ()
             ),
+            spool_notifications=data.get("spool_notifications"),
+            spool_dir=data.get("spool_dir", DEFAULT_SPOOL_DIR),
         )
     except (KeyError, TypeError) as exc:
         raise PlanError(f"the plan is malformed ({exc!r}); fix or remove it") from exc
 
 
-def notification_url(mode: Mode, url: str) -> str:
-    """``url`` in the scheme services use for notifications in ``mode`` (see
-    :meth:`Plan.notification_url`)."""
-    if mode is Mode.HYBRID and url.startswith(f"{BackendKind.RABBITMQ.scheme}://"):
+def spools(mode: Mode, choice: bool | None) -> bool:
+    """Whether services spool notifications in ``mode`` as ``choice`` says (None: the mode's
+    default): in hybrid mode unless turned off, in rabbit mode if turned on, never in
+    router mode (no notifications)."""
+    if not mode.needs_rabbitmq:
+        return False
+    return mode is Mode.HYBRID if choice is None else choice
+
+
+def check_spool_dir(template: str) -> None:
+    """PlanError unless ``template`` is an absolute path with ``{service}`` in it."""
+    if not (template.startswith("/") and "{service}" in template):
+        raise PlanError(
+            f"spool directory {template!r} must be an absolute path with {{service}} in it "
+            "(each service spools in a directory of its own); fix it"
+        )
+
+
+def spool_directory(template: str, service: str) -> str:
+    """``service``'s spool directory from ``template`` (``{service}`` stands for its name)."""
+    check_spool_dir(template)
+    return template.replace("{service}", service)
+
+
+def notification_url(mode: Mode, url: str, *, spools: bool = False) -> str:
+    """``url`` in the scheme services use for notifications in ``mode``, ``spools`` or not
+    (see :meth:`Plan.notification_url`)."""
+    once = mode is Mode.HYBRID or spools
+    if once and url.startswith(f"{BackendKind.RABBITMQ.scheme}://"):
         return RABBIT_ONCE_SCHEME + url[len(BackendKind.RABBITMQ.scheme) :]
     return url
 
@@ -378,7 +424,8 @@ def mask_url(url: str) -> str:
     return _CREDENTIALS.sub(lambda m: f"{m.group(1)}:{MASK}@", url)
 
 
-def _backend_from_dict(data: dict[str, Any] | None) -> Backend | None:
+def backend_from_dict(data: dict[str, Any] | None) -> Backend | None:
+    """The Backend of ``asdict(backend)`` output (None for None)."""
     if data is None:
         return None
     kind = _enum(BackendKind, data["kind"], "backend kind")
@@ -406,6 +453,11 @@ def _check_slot(slot: str, backend: Backend | None, needed: bool, mode: Mode) ->
         raise PlanError(f"{mode} mode needs a {slot} backend; add one")
     if not needed and backend is not None:
         raise PlanError(f"{mode} mode uses no {slot} backend; remove it")
+
+
+def _shown(name: str) -> str:
+    """``name`` quoted, shortened when long (a 300-letter name fills no screen)."""
+    return repr(name) if len(name) <= 70 else f"{name[:60]!r}... ({len(name)} characters)"
 
 
 def _require_unique(values: list[str], what: str) -> None:

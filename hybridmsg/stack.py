@@ -1,30 +1,33 @@
 """The local stack: a plan's servers run on loopback, kept in one state directory.
 
-The state directory holds ``plan.json`` (the plan, passwords included, 0600),
-``services/NAME.conf`` (each service's and notification reader's oslo.messaging snippet,
-0600) and one directory per backend (``rabbitmq/``, ``nats/``) with its config, data, log
-and pid file, so that ``down`` and ``status`` find the servers again from any process.
+The state directory (see :mod:`hybridmsg.state_dir`) holds ``plan.json`` (the plan,
+passwords included, 0600), ``backends.json`` (every backend it has run, also in earlier
+modes: a mode switch brings each back on its ports, node name and data), ``services/NAME.conf``
+(each service's and notification reader's oslo.messaging snippet, 0600) and one directory
+per backend (``rabbitmq/``, ``nats/``) with its config, data, log and pid file, so that
+``down`` and ``status`` find the servers again from any process.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from hybridmsg.backends.ports import LOOPBACK, free_port
 from hybridmsg.backends.process import write_private
 from hybridmsg.certs import ensure_certificates, local_tls
-from hybridmsg.errors import NotDeployed, PlanError
+from hybridmsg.drivers.spool.store import Stats, read_spools
+from hybridmsg.errors import NotDeployed, PlanError, UsageError
 from hybridmsg.localservers import LocalCluster, LocalServer, local_server
 from hybridmsg.nodeconfigs import certificate_hosts
 from hybridmsg.plan import (
     DEFAULT_READER_TOPICS,
     DEFAULT_SERVICES,
+    DEFAULT_SPOOL_DIR,
     TLS,
     Backend,
     BackendKind,
@@ -33,12 +36,13 @@ from hybridmsg.plan import (
     Plan,
     Reader,
     Service,
+    backend_from_dict,
     plan_from_dict,
 )
 from hybridmsg.readers import ReaderConfig, parse_reader, reader_config, render_reader
 from hybridmsg.services import ServiceConfig, parse, parse_sides, render, service_config
+from hybridmsg.state_dir import StateDir
 
-STATE_DIR_ENV = "HYBRIDMSG_STATE_DIR"
 #: the most nodes per backend ``up --nodes`` runs on this machine
 MAX_NODES = 8
 Progress = Callable[..., None]  # print-like: progress(text, end="")
@@ -46,25 +50,12 @@ Progress = Callable[..., None]  # print-like: progress(text, end="")
 Snippet = Callable[[Plan, str], str]
 #: Notification readers as asked for: (name, topics); no topics: as before, else the default.
 ReaderRequest = tuple[str, tuple[str, ...]]
+OWN_STATE_DIR = "give a state directory of your own with --state-dir DIR"
 
 
 def plain_snippet(plan: Plan, name: str) -> str:
     """The snippet of a service in the plan's mode (what ``up`` writes)."""
     return render(service_config(plan, name))
-
-
-def default_state_dir() -> Path:
-    """$HYBRIDMSG_STATE_DIR, else /var/lib/hybridmsg for root, else ~/.local/state/hybridmsg.
-
-    Root's home is closed to the ``rabbitmq`` user that the RabbitMQ node runs as, hence
-    /var/lib for root.
-    """
-    if os.environ.get(STATE_DIR_ENV):
-        return Path(os.environ[STATE_DIR_ENV])
-    if os.geteuid() == 0:
-        return Path("/var/lib/hybridmsg")
-    state_home = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
-    return Path(state_home) / "hybridmsg"
 
 
 def local_plan(
@@ -75,32 +66,39 @@ def local_plan(
     tls: TLS | None = None,
     readers: Sequence[ReaderRequest] | None = None,
     nodes: int | None = None,
+    kept: Sequence[Backend] = (),
+    spool: bool | None = None,
+    spool_dir: str | None = None,
 ) -> Plan:
     """The plan of a stack on this machine for ``mode``, with ``tls`` on every server.
 
     Each backend has one node on loopback, or ``nodes`` nodes on the test hosts
     127.0.0.2, 127.0.0.3, ... (:func:`host_addresses`). What ``previous`` already has is kept
-    (service and reader passwords, backends of as many nodes), so that services and readers
-    stay configured; what is new gets a free port or a generated password. ``readers``
-    None keeps the previous readers, ``nodes`` None the previous number of nodes.
+    (service and reader passwords, backends of as many nodes), and so is each backend of
+    ``kept`` of as many nodes (the backends this stack ran in earlier modes: ports, node
+    names and so their data), so that services and readers stay configured across mode
+    switches; what is new gets a free port or a generated password. ``readers`` None keeps
+    the previous readers, ``nodes`` None the previous number of nodes, ``spool`` (spool
+    notifications: None is the mode's choice) and ``spool_dir`` None the previous ones.
     """
     names = services or (previous.service_names if previous else DEFAULT_SERVICES)
     known = {s.name: s for s in previous.services} if previous else {}
     accounts = tuple(known.get(name) or _new_service(name) for name in names)
     reading = previous.readers if previous else ()
+    if spool is None and previous is not None:
+        spool = previous.spool_notifications
+    spool_dir = spool_dir or (previous.spool_dir if previous else DEFAULT_SPOOL_DIR)
     if readers is not None:
         reading = tuple(_reader(name, topics, previous) for name, topics in readers)
     if nodes is None:
         nodes = len(previous.backends[0].nodes) if previous else 1
     hosts = host_addresses(nodes)
+    backends = by_shape((*kept, *(previous.backends if previous else ())))
     rabbitmq = router_backend = None
     if mode.needs_rabbitmq:
-        kept = previous.rabbitmq if previous else None
-        rabbitmq = kept if kept and len(kept.nodes) == nodes else _new_rabbitmq(hosts)
+        rabbitmq = backends.get((BackendKind.RABBITMQ, nodes)) or _new_rabbitmq(hosts)
     if mode.needs_router:
-        kept = previous.router if previous else None
-        fits = kept and kept.kind is router and len(kept.nodes) == nodes
-        router_backend = kept if fits else _new_router(router, hosts)
+        router_backend = backends.get((router, nodes)) or _new_router(router, hosts)
     return Plan(
         mode=mode,
         services=accounts,
@@ -108,7 +106,14 @@ def local_plan(
         router=router_backend,
         tls=tls,
         readers=reading,
+        spool_notifications=spool,
+        spool_dir=spool_dir,
     )
+
+
+def by_shape(backends: Sequence[Backend]) -> dict[tuple[BackendKind, int], Backend]:
+    """``backends`` by (kind, number of nodes); a later one of the same shape wins."""
+    return {(b.kind, len(b.nodes)): b for b in backends}
 
 
 def _new_service(name: str) -> Service:
@@ -190,28 +195,52 @@ class Stack:
     """The local stack of one state directory."""
 
     def __init__(self, state_dir: Path | str | None = None) -> None:
-        self.state_dir = Path(state_dir) if state_dir else default_state_dir()
+        self.where = StateDir.of(state_dir)
+        self.state_dir = self.where.path
         self.plan_file = self.state_dir / "plan.json"
+        #: every backend this directory has run, by kind, so that a mode switch brings each
+        #: back on its ports, node name and data
+        self.backends_file = self.state_dir / "backends.json"
         self.services_dir = self.state_dir / "services"
         self.tls_dir = self.state_dir.absolute() / "tls"
+        #: where the services of the local stack spool notifications
+        self.spool_dir = f"{self.state_dir.absolute()}/spool/{{service}}"
 
     def load(self) -> Plan | None:
         """The stored plan, or None when nothing was deployed here."""
+        data = self._read_json(self.plan_file)
+        return None if data is None else plan_from_dict(data)
+
+    def kept_backends(self) -> tuple[Backend, ...]:
+        """Every backend this directory has run (the current plan's and earlier modes')."""
+        data = self._read_json(self.backends_file) or []
         try:
-            text = self.plan_file.read_text()
+            kept = tuple(filter(None, (backend_from_dict(backend) for backend in data)))
+        except (KeyError, TypeError) as exc:
+            raise PlanError(
+                f"{self.backends_file} is malformed ({exc!r}); fix or remove it"
+            ) from exc
+        plan = self.load()
+        return kept + (plan.backends if plan else ())
+
+    def _read_json(self, path: Path):
+        try:
+            text = path.read_text()
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise UsageError(f"cannot read {path} ({exc.strerror}); {OWN_STATE_DIR}") from None
         try:
-            return plan_from_dict(json.loads(text))
+            return json.loads(text)
         except json.JSONDecodeError as exc:
-            raise PlanError(f"{self.plan_file} is not JSON ({exc}); fix or remove it") from exc
+            raise PlanError(f"{path} is not JSON ({exc}); fix or remove it") from exc
 
     def plan(self) -> Plan:
         """The stored plan; NotDeployed when there is none."""
         plan = self.load()
         if plan is None:
             raise NotDeployed(
-                f"nothing deployed in {self.state_dir}; run: hybridmsg up --mode hybrid"
+                f"nothing deployed in {self.state_dir}; run: {self.where.command('up')}"
             )
         return plan
 
@@ -225,6 +254,7 @@ class Stack:
         tls: TLSChoice | None = None,
         readers: Sequence[ReaderRequest] | None = None,
         nodes: int | None = None,
+        spool: bool | None = None,
     ) -> Plan:
         """Bring the stack to ``mode`` (default: the current one, else hybrid), with
         ``nodes`` nodes per backend (default: as before, else one).
@@ -232,12 +262,17 @@ class Stack:
         Servers the new plan no longer needs are stopped first, then the plan and the
         service snippets (rendered by ``snippet``) are written, then every server of the
         plan is started or, when it already runs, brought up to date. ``readers`` None
-        keeps the notification readers of the current plan.
+        keeps the notification readers of the current plan, ``spool`` None its choice of
+        spooling notifications (services spool in the state directory's ``spool/``).
         """
         previous = self.load()
         mode = mode or (previous.mode if previous else Mode.HYBRID)
         tls_files = self._tls(tls, previous, router)
-        plan = local_plan(mode, services, router, previous, tls_files, readers, nodes)
+        kept = self.kept_backends()
+        plan = local_plan(
+            mode, services, router, previous, tls_files, readers, nodes, kept,
+            spool=spool, spool_dir=self.spool_dir,
+        )
         if previous:
             for old in self._servers(previous):
                 if old.backend not in plan.backends and old.is_running:
@@ -311,6 +346,16 @@ class Stack:
             for node in (s.members if isinstance(s, LocalCluster) else (s,))
         ]
 
+    def spools(self) -> list[tuple[str, Stats]]:
+        """Each service's notification spool files on this machine, with their stats."""
+        plan = self.plan()
+        return [
+            (name, stats)
+            for name in plan.service_names
+            if (directory := plan.spool_directory(name))
+            for stats in read_spools(Path(directory))
+        ]
+
     def snippet_file(self, service: str) -> Path:
         return self.services_dir / f"{service}.conf"
 
@@ -334,7 +379,9 @@ class Stack:
         try:
             return self.snippet_file(name).read_text()
         except FileNotFoundError:
-            raise NotDeployed(f"{self.snippet_file(name)} is missing; run: hybridmsg up") from None
+            raise NotDeployed(
+                f"{self.snippet_file(name)} is missing; run: {self.where.command('up')}"
+            ) from None
 
     def server(self, plan: Plan, backend: Backend) -> LocalServer:
         """The local server of one backend of ``plan``."""
@@ -344,11 +391,21 @@ class Stack:
         return [self.server(plan, b) for b in plan.backends]
 
     def write(self, plan: Plan, snippet: Snippet = plain_snippet) -> None:
-        """Store ``plan`` and every service and reader snippet (0600); drop snippets of
-        removed services and readers."""
-        self.state_dir.mkdir(mode=0o711, parents=True, exist_ok=True)
-        self.services_dir.mkdir(mode=0o700, exist_ok=True)
+        """Store ``plan``, its backends among the kept ones, and every service and reader
+        snippet (0600); drop snippets of removed services and readers."""
+        kept = by_shape((*self.kept_backends(), *plan.backends))
+        try:
+            self.state_dir.mkdir(mode=0o711, parents=True, exist_ok=True)
+            self.services_dir.mkdir(mode=0o700, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(
+                f"cannot make the state directory {self.state_dir} ({exc.strerror}); "
+                + OWN_STATE_DIR
+            ) from None
         write_private(self.plan_file, json.dumps(plan.to_dict(), indent=2) + "\n")
+        write_private(
+            self.backends_file, json.dumps([asdict(b) for b in kept.values()], indent=2) + "\n"
+        )
         for name in plan.service_names:
             write_private(self.snippet_file(name), snippet(plan, name))
         for name in plan.reader_names:

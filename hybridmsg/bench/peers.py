@@ -18,11 +18,12 @@ import threading
 import time
 
 from hybridmsg.bench.peer import URL_VARIABLE
+from hybridmsg.errors import HybridmsgError
 
 STOP_TIMEOUT = 20.0
 
 
-class PeerError(Exception):
+class PeerError(HybridmsgError):
     """A peer did not answer as expected (it died, refused or timed out)."""
 
 

@@ -184,7 +184,7 @@ def run_bench(options: Options, say: Say) -> dict[str, dict]:
         run = TransportRun(transport, options, say)
         try:
             run.run()
-        except (HybridmsgError, PeerError, MessagingException, OSError) as exc:
+        except (HybridmsgError, MessagingException, OSError) as exc:
             run.result["failed"] = f"{type(exc).__name__}: {exc}"
             say(f"[{name}] failed: {run.result['failed']}")
         results[name] = run.result

@@ -24,7 +24,9 @@ def run(args: argparse.Namespace) -> int:
     plan = stack.plan()
     stopped = [server.title for server in stack.status() if not server.running]
     if stopped:
-        raise CheckFailed(f"{', '.join(stopped)} not running; start with: hybridmsg up")
+        raise CheckFailed(
+            f"{', '.join(stopped)} not running; start with: {stack.where.command('up')}"
+        )
     # mid-migration a dual:// snippet names two transports: each is checked
     configs = [side for name in plan.service_names for side in stack.read_sides(name)]
     # a cluster: the first service once more through each node alone

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -26,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
         run_all(directory, modes, scenarios, phases, spec, lambda line: print(line, flush=True),
                 args.nodes)
     except BaseException:
-        print(f"hybridmsg faults: logs kept in {directory}", file=sys.stderr)
+        print(f"logs kept in {directory}", flush=True)  # the error itself: one line, on stderr
         raise
     shutil.rmtree(directory, ignore_errors=True)
     return 0

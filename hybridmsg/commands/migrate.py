@@ -62,8 +62,11 @@ def _command(stack: Stack, command: str) -> Restart:
 
 def _dry_run(migration: Migration, to: Mode, router: BackendKind) -> int:
     current = migration.stack.plan()
+    kept = migration.stack.kept_backends()
     wide = (
-        current if current.mode is Mode.HYBRID else local_plan(Mode.HYBRID, None, router, current)
+        current
+        if current.mode is Mode.HYBRID
+        else local_plan(Mode.HYBRID, None, router, current, kept=kept)
     )
     names = side_names(wide)
     todo = migration.stages(to)

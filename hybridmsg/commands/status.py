@@ -9,6 +9,22 @@ from hybridmsg.stack import Stack
 HEADER = ("server", "address", "carries", "pid", "state")
 
 
+def spools_line(stack: Stack) -> str:
+    """What waits in the services' notification spools: one line per spool file."""
+    spools = stack.spools()
+    if not spools:
+        return "notification spools: none open, nothing waiting"
+    lines = ["notification spools:"]
+    for service, stats in spools:
+        age = stats.oldest_age()
+        lines.append(
+            f"  {service}: {stats.path.name}: {stats.depth} waiting ({stats.size} bytes)"
+            + ("" if age is None else f", the oldest for {age:.1f} s")
+            + f", {stats.dropped} dropped"
+        )
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> int:
     stack = Stack(args.state_dir)
     plan = stack.plan()
@@ -30,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
             "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
     print(f"services: {', '.join(plan.service_names)}")
+    if plan.spools:
+        print(spools_line(stack))
     if plan.readers:
         print(
             f"notification readers: {', '.join(plan.reader_names)}"

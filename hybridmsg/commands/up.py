@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
         tls=tls_choice(args),
         readers=args.readers,
         nodes=args.nodes,
+        spool=args.spool_notifications,
     )
     rpc, notifications = plan.rpc_backend.kind, plan.notification_backend
     print(
@@ -65,5 +66,7 @@ def run(args: argparse.Namespace) -> int:
         for service, url in config.urls:
             print(f"  {name:<10} reads {service} {url}")
             name = ""
+    if plan.spools:
+        print(f"notifications spooled in {plan.spool_directory('SERVICE')}/")
     print(f"configs in {stack.services_dir}/ (or: hybridmsg config NAME)")
     return 0

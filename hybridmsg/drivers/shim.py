@@ -20,10 +20,17 @@ from oslo_messaging._drivers.base import (
     RpcIncomingMessage,
 )
 from oslo_messaging._drivers.common import (
+    PURPOSE_SEND,
     deserialize_remote_exception,
     serialize_remote_exception,
 )
 from oslo_messaging._drivers.impl_rabbit import RabbitDriver
+
+
+def driver_of(transport) -> BaseDriver:
+    """The driver under an oslo ``Transport`` (kept in its private ``_driver``)."""
+    return transport._driver
+
 
 __all__ = [
     "BaseDriver",
@@ -31,11 +38,13 @@ __all__ = [
     "Listener",
     "NotificationAMQPIncomingMessage",
     "NotificationAMQPListener",
+    "PURPOSE_SEND",
     "PollStyleListenerAdapter",
     "RabbitDriver",
     "RpcAMQPListener",
     "RpcIncomingMessage",
     "UNIQUE_ID",
     "deserialize_remote_exception",
+    "driver_of",
     "serialize_remote_exception",
 ]

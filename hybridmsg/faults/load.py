@@ -7,7 +7,8 @@ listener on transports of their own (their own connections, as in another proces
 sending a notification every ``notify_interval`` s. Each call carries the caller's
 wall-clock deadline, so the server counts executions that began after the caller gave
 up. Every call and every ``notifier.info()`` is recorded (start, end, outcome), every
-notification received is counted by sequence number.
+notification received is counted by sequence number and its arrival noted in order (the
+listener hands them to the endpoint one at a time, in the order it receives them).
 """
 
 from __future__ import annotations
@@ -67,16 +68,18 @@ class Worker:
 
 
 class Sink:
-    """Notification endpoint: counts deliveries per sequence number."""
+    """Notification endpoint: counts deliveries per sequence number, in arrival order."""
 
     def __init__(self) -> None:
         self.seen: Counter[int] = Counter()
+        self.arrivals: list[int] = []
         self.lock = threading.Lock()
         self._changed = threading.Condition(self.lock)
 
     def info(self, ctxt, publisher_id, event_type, payload, metadata) -> None:
         with self._changed:
             self.seen[payload["seq"]] += 1
+            self.arrivals.append(payload["seq"])
             self._changed.notify_all()
 
     def wait_for(self, seqs: set[int], timeout: float) -> bool:
@@ -104,6 +107,7 @@ class Tally:
     seen: dict[int, int]
     executed: int
     late: int
+    arrivals: tuple[int, ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(
@@ -114,6 +118,7 @@ class Tally:
                 "seen": sorted(self.seen.items()),
                 "executed": self.executed,
                 "late": self.late,
+                "arrivals": self.arrivals,
             }
         )
 
@@ -127,6 +132,7 @@ class Tally:
             seen=dict(data["seen"]),
             executed=data["executed"],
             late=data["late"],
+            arrivals=tuple(data["arrivals"]),
         )
 
 
@@ -165,8 +171,8 @@ class Load:
                 executor="threading",
             ),
         ]
-        for server in self._servers:
-            server.start()
+        self._servers[0].start()
+        self._servers[1].start(override_pool_size=1)  # one at a time: arrival order kept
         client = om.get_rpc_client(
             self._transport(om.get_rpc_transport), om.Target(topic=TOPIC), timeout=timeout
         )
@@ -240,6 +246,7 @@ class Load:
                 seen=dict(self.sink.seen),
                 executed=self.worker.executed,
                 late=self.worker.late,
+                arrivals=tuple(self.sink.arrivals),
             )
 
     def close(self, timeout: float) -> None:

@@ -22,6 +22,7 @@ import sys
 import threading
 from pathlib import Path
 
+from hybridmsg.errors import HybridmsgError
 from hybridmsg.faults.load import Load, LoadSpec, Tally
 
 START_TIMEOUT = 60.0
@@ -29,7 +30,7 @@ DRAIN_TIMEOUT = 60.0
 CLOSE_TIMEOUT = 30.0
 
 
-class PeerError(RuntimeError):
+class PeerError(HybridmsgError):
     """The load process failed or did not answer in time (its log says why)."""
 
 
@@ -116,4 +117,5 @@ if __name__ == "__main__":
     import logging
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("hybridmsg").setLevel(logging.INFO)  # e.g. the notification spool's
     main(sys.argv[1:])

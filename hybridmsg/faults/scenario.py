@@ -11,7 +11,8 @@ whose other nodes stay up, it is counted from the kill to the start of the last 
 did not succeed (0 when every call sent after the kill did).
 Notifications "lost" are those whose ``notifier.info()`` returned but which never reached
 the listener; RabbitMQ queues are FIFO, so once every one sent has arrived, any
-duplicate (a redelivery or a republish) has arrived too.
+duplicate (a redelivery or a republish) has arrived too. One "out of order" arrived
+(for the first time) after a later one of the same sender.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import enum
 import time
 from dataclasses import dataclass
 
+from hybridmsg.bench.measure import percentile
 from hybridmsg.faults.load import FAILED, OK, TIMED_OUT, LoadSpec, Record, Tally
 from hybridmsg.faults.peer import LoadPeer
 from hybridmsg.faults.testbed import Target, Testbed
@@ -79,7 +81,9 @@ class Outcome:
     notes_received: int
     notes_lost: int
     notes_duplicated: int
+    notes_out_of_order: int
     longest_notify: float
+    notify_p99: float
     down_for: float
 
 
@@ -115,9 +119,24 @@ def _outcome(tally: Tally, fault_at: float, back_at: float, clustered: bool) -> 
         notes_received=received,
         notes_lost=len(sent) - received,
         notes_duplicated=sum(seen.values()) - len(seen),
+        notes_out_of_order=out_of_order(tally.arrivals),
         longest_notify=max((n.seconds for n in tally.notifications), default=0.0),
+        notify_p99=percentile([n.seconds for n in tally.notifications], 0.99),
         down_for=back_at - fault_at,
     )
+
+
+def out_of_order(arrivals: tuple[int, ...]) -> int:
+    """How many sequence numbers first arrived after a higher one (copies not counted)."""
+    first: set[int] = set()
+    late, highest = 0, -1
+    for seq in arrivals:
+        if seq in first:
+            continue
+        first.add(seq)
+        late += seq < highest
+        highest = max(highest, seq)
+    return late
 
 
 def _count(records: tuple[Record, ...], outcome: str) -> int:

@@ -32,7 +32,9 @@ ROWS: tuple[tuple[str, Callable[[Outcome], str]], ...] = (
     ("notifications received", lambda o: str(o.notes_received)),
     ("notifications lost", lambda o: str(o.notes_lost)),
     ("notifications duplicated", lambda o: str(o.notes_duplicated)),
+    ("notifications out of order", lambda o: str(o.notes_out_of_order)),
     ("longest notifier block", lambda o: _seconds(o.longest_notify)),
+    ("notifier block, 99th pct", lambda o: f"{o.notify_p99 * 1000:.1f} ms"),
 )
 
 

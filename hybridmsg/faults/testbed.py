@@ -48,7 +48,8 @@ class Testbed:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.directory.chmod(0o711)  # RabbitMQ runs as its own user and must get through
         self.nodes = nodes
-        hybrid = local_plan(Mode.HYBRID, (SERVICE,), nodes=nodes)
+        spool_dir = f"{self.directory.absolute()}/spool/{{service}}"
+        hybrid = local_plan(Mode.HYBRID, (SERVICE,), nodes=nodes, spool_dir=spool_dir)
         self.plans: dict[Mode, Plan] = {
             Mode.HYBRID: hybrid,
             Mode.RABBIT: replace(hybrid, mode=Mode.RABBIT, router=None),

@@ -184,7 +184,7 @@ def wait_until_empty(node: RabbitNode, vhosts: tuple[str, ...], timeout: float) 
 
 
 def report(results: list[tuple[str, str, dict]], title: str) -> dict[str, Counter]:
-    """Print the counts of ``results`` (under ``capsys.disabled()``) and return them."""
+    """Print the counts of ``results`` (pytest shows them with ``-rP``) and return them."""
     counts = tally(results)
     print(f"\n{title}")
     for kind in KINDS:

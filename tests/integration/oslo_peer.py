@@ -59,6 +59,15 @@ class PeerError(Exception):
     """An exception type whose module a test allows to be re-raised remotely."""
 
 
+def snippet_conf(snippet) -> cfg.ConfigOpts:
+    """A service's oslo.config as the service reads it: its snippet file, nothing else."""
+    conf = cfg.ConfigOpts()
+    conf(args=[], default_config_files=[str(snippet)])
+    # oslo.messaging 18.3.1 registers its tracing options on cfg.CONF only
+    conf.register_opt(cfg.BoolOpt("tracing_enabled", default=False), "oslo_messaging_tracing")
+    return conf
+
+
 @contextlib.contextmanager
 def rpc_transport(url: str, **kwargs):
     transport = om.get_rpc_transport(cfg.CONF, url=url, **kwargs)

@@ -14,11 +14,11 @@ if sys.argv[4] == "eventlet":
     eventlet.monkey_patch()
 
 import json  # noqa: E402
-import os  # noqa: E402
-import select  # noqa: E402
 
 import oslo_messaging as om  # noqa: E402
 from oslo_config import cfg  # noqa: E402
+
+from tests.integration.peer_stdin import wait_for_eof  # noqa: E402
 
 
 class Endpoint:
@@ -27,14 +27,6 @@ class Endpoint:
 
     def echo(self, ctxt, value):
         return {"server": self.name, "value": value}
-
-
-def wait_for_eof() -> None:
-    """Block until stdin closes; through select so that eventlet's hub keeps running."""
-    while True:
-        select.select([sys.stdin], [], [])
-        if not os.read(sys.stdin.fileno(), 4096):
-            return
 
 
 def main() -> None:

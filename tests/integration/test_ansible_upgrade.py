@@ -140,7 +140,7 @@ def _rpc_schemes(directory: Path) -> set[str]:
             .partition(":")[0] for host in HOSTS for name in SERVICES}
 
 
-def test_upgrade_to_hybrid_and_back_under_load(rabbit, tmp_path, capsys):
+def test_upgrade_to_hybrid_and_back_under_load(rabbit, tmp_path):
     directory, router = rabbit["directory"], rabbit["router"]
     record = snippet_path(directory, "host1", "nova").with_name("migration.json")
     lines: list[str] = []
@@ -163,10 +163,9 @@ def test_upgrade_to_hybrid_and_back_under_load(rabbit, tmp_path, capsys):
     finally:
         desk.close()
         workload.kill()
-        with capsys.disabled():
-            print("\n" + "\n".join(lines))
-            counts = report(workload.results, f"upgrade.yml rabbit -> hybrid ({router}) -> "
-                            f"rabbit on 3 hosts: {workload.restarts} {LOADED} restarts")
+        print("\n".join(lines))  # captured: pytest shows it when the test fails (or with -rP)
+    counts = report(workload.results, f"upgrade.yml rabbit -> hybrid ({router}) -> rabbit on 3 "
+                    f"hosts: {workload.restarts} {LOADED} restarts")
     assert_nothing_lost(counts)
     outputs = [run.stdout + run.stderr for run in runs]
     for secret in passwords(rabbit["inventory"]):

@@ -69,7 +69,7 @@ class Interrupted(KeyboardInterrupt):
     [BackendKind.NATS, pytest.param(BackendKind.QDROUTERD, marks=needs_qdrouterd)],
 )
 def test_migrate_rabbit_to_hybrid_and_back_loses_nothing(
-    router: BackendKind, state_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    router: BackendKind, state_dir: Path, tmp_path: Path
 ) -> None:
     stack = Stack(state_dir)
     started = time.monotonic()
@@ -119,16 +119,14 @@ def test_migrate_rabbit_to_hybrid_and_back_loses_nothing(
         workload.finish(rabbit_node(stack))
     finally:
         workload.kill()
-        with capsys.disabled():
-            print("\n" + "\n".join(lines))
-            counts = report(workload.results, f"migration workload, rabbit <-> hybrid ({router}): "
-                            f"{len(SERVICES)} services, {workload.restarts} restarts")
-    with capsys.disabled():
-        for direction, timings in (("rabbit->hybrid", forward), ("hybrid->rabbit", back)):
-            print(
-                f"  {direction} (after resume): "
-                + ", ".join(f"stage {t.stage.number} {t.seconds:.1f} s" for t in timings)
-            )
+        print("\n".join(lines))  # captured: pytest shows it when the test fails (or with -rP)
+    counts = report(workload.results, f"migration workload, rabbit <-> hybrid ({router}): "
+                    f"{len(SERVICES)} services, {workload.restarts} restarts")
+    for direction, timings in (("rabbit->hybrid", forward), ("hybrid->rabbit", back)):
+        print(
+            f"  {direction} (after resume): "
+            + ", ".join(f"stage {t.stage.number} {t.seconds:.1f} s" for t in timings)
+        )
     assert_nothing_lost(counts)
 
 

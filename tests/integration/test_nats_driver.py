@@ -74,8 +74,9 @@ def test_one_connection_per_transport(natsd):
             notify.stop()
             notify.wait()
     assert len(conns) == 1, f"{len(conns)} connections for one transport"
-    # 20 servers x 3 subscriptions + the notification listener + the reply subject
-    assert len(conns[0]["subscriptions_list"]) == 20 * 3 + 1 + 1
+    # 20 servers x 2 RPC queue groups (each with a member subject and a roll call) + one
+    # fanout subscription the 20 share + the notification listener + the reply subject
+    assert len(conns[0]["subscriptions_list"]) == 20 * (2 + 2 * 2) + 1 + 1 + 1
 
 
 def test_reconnects_and_resubscribes_after_a_restart(natsd):
@@ -194,3 +195,34 @@ def test_calls_and_casts_wait_for_a_server_that_is_restarting(natsd):
             assert rpc.call({}, "echo", value="last")["value"] == "last"
     assert dict(rec.casts) == {0: 1, 1: 1, 2: 1, 3: 1, 4: 1}
     assert dict(rec.calls) == {"c": 1, "last": 1}
+
+
+def test_listeners_of_a_fanout_share_one_subscription_and_leave_it_one_by_one(natsd):
+    """Three servers of a topic in one process: each fanout crosses the wire once and
+    reaches all three; a stopped server gets no more, the others still do."""
+    recorders = [Recorder(n) for n in "abc"]
+    with rpc_transport(url_of(natsd)) as transport:
+        servers = [
+            om.get_rpc_server(transport, om.Target(topic="f", server=r.name), [r],
+                              executor="threading")
+            for r in recorders
+        ]
+        for server in servers:
+            server.start()
+        fanout = om.get_rpc_client(transport, om.Target(topic="f", fanout=True), timeout=5)
+        fanout.cast({}, "record", value="first")
+        assert all(r.wait_casts(1) for r in recorders)
+        subjects = connections(natsd)[0]["subscriptions_list"]
+        fanout_subject = NatsAddressing("").multicast("openstack", "f")
+        assert subjects.count(fanout_subject) == 1
+        servers[0].stop()
+        servers[0].wait()
+        fanout.cast({}, "record", value="second")
+        assert all(r.wait_casts(2) for r in recorders[1:])
+        for server in servers[1:]:
+            server.stop()
+            server.wait()
+        subjects = connections(natsd)[0]["subscriptions_list"]
+        assert fanout_subject not in subjects
+    assert dict(recorders[0].casts) == {"first": 1}
+    assert [dict(r.casts) for r in recorders[1:]] == [{"first": 1, "second": 1}] * 2

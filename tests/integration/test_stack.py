@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import oslo_messaging as om
 import pytest
 
 from hybridmsg.backends.ports import port_in_use
@@ -21,9 +22,11 @@ from hybridmsg.backends.rabbitmq import RabbitDefinitions
 from hybridmsg.backends.rabbitmq_node import RabbitNode
 from hybridmsg.check import TOPIC
 from hybridmsg.localservers import LocalRabbit, local_server
+from hybridmsg.services import service_config
 from hybridmsg.stack import Stack
 from tests.conftest import private_directory, rabbit_node_config
 from tests.integration.conftest import needs_qdrouterd
+from tests.integration.oslo_peer import NotificationRecorder, snippet_conf
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("nova", "neutron", "cinder", "glance", "heat", "keystone")
@@ -79,11 +82,15 @@ def passwords(state_dir: Path) -> list[str]:
     return [s["password"] for s in json.loads((state_dir / "plan.json").read_text())["services"]]
 
 
-def rabbit_queues(state_dir: Path, vhost: str) -> set[str]:
+def rabbit_node(state_dir: Path) -> RabbitNode:
     plan = Stack(state_dir).plan()
     rabbit = local_server(plan, plan.rabbitmq, state_dir / "rabbitmq")
     assert isinstance(rabbit, LocalRabbit)
-    return {queue.name for queue in rabbit.node.list_queues(vhost)}
+    return rabbit.node
+
+
+def rabbit_queues(state_dir: Path, vhost: str) -> set[str]:
+    return {queue.name for queue in rabbit_node(state_dir).list_queues(vhost)}
 
 
 @pytest.mark.parametrize("mode", ["rabbit", "router", "hybrid"])
@@ -96,6 +103,7 @@ def test_mode_end_to_end(mode: str, state_dir: Path) -> None:
     status = ok(state_dir, "status")
     assert status.count(" running") == SERVERS[mode]
     assert f"services: {', '.join(SERVICES)}" in status
+    assert ("notification spools: none open" in status) is (mode == "hybrid")
 
     config = ok(state_dir, "config", "nova")
     assert config == (state_dir / "services" / "nova.conf").read_text()
@@ -189,3 +197,83 @@ def test_hybrid_with_qdrouterd_end_to_end(state_dir: Path) -> None:
     log = (state_dir / "qdrouterd" / "qdrouterd-router.log").read_text()
     assert not any(f"({level})" in log for level in ("warning", "error", "critical"))
     assert ok(state_dir, "down").count("stopped ") == 2
+
+
+def vhost_contents(state_dir: Path, vhost: str) -> list[str]:
+    """The exchanges and queues of ``vhost``, with their durability, sorted."""
+    node = rabbit_node(state_dir)
+    return sorted(
+        f"{kind} {line}"
+        for kind in ("exchange", "queue")
+        for line in node.ctl(f"list_{kind}s", "-q", "-p", vhost, "name", "durable").splitlines()
+    )
+
+
+def test_probe_changes_nothing_it_probes(state_dir: Path) -> None:
+    """A probe logs in and declares nothing: on a fresh vhost, what a service declares later
+    (durable, as its snippet says) still works; on a vhost in use, with the services' durable
+    exchange, a correct URL is accepted."""
+    ok(state_dir, "up", "--mode", "rabbit", "--services", "nova,glance")
+    plan = Stack(state_dir).plan()
+
+    def probe(service: str) -> str:
+        config = service_config(plan, service)
+        return ok(state_dir, "probe", config.self_contained(config.rpc_url), "--timeout", "20")
+
+    fresh = vhost_contents(state_dir, "glance")
+    assert "accepted user 'glance' over TLS" in probe("glance")
+    assert vhost_contents(state_dir, "glance") == fresh
+    ok(state_dir, "check", "--timeout", "20")  # glance's durable exchange and queues, declared
+    in_use = vhost_contents(state_dir, "nova")
+    assert "exchange openstack\ttrue" in in_use  # the services' exchange, durable
+    assert "accepted user 'nova' over TLS" in probe("nova")
+    assert vhost_contents(state_dir, "nova") == in_use
+    ok(state_dir, "check", "--timeout", "20")
+
+
+def notification_transport(state_dir: Path) -> om.Transport:
+    """nova's notification transport, configured by nothing but its snippet."""
+    return om.get_notification_transport(snippet_conf(state_dir / "services" / "nova.conf"))
+
+
+def addresses(state_dir: Path) -> dict[str, tuple[str, str]]:
+    """Each backend that runs: (address, RabbitMQ node name or "")."""
+    plan = Stack(state_dir).plan()
+    return {b.kind.value: (b.nodes[0].address, b.nodes[0].name) for b in plan.backends}
+
+
+def test_mode_switches_keep_each_backends_ports_node_and_data(state_dir: Path) -> None:
+    """hybrid -> router -> rabbit -> hybrid: RabbitMQ and nats-server come back on their
+    ports (and RabbitMQ on its node name), and a notification queued before the switches
+    is read after them."""
+    ok(state_dir, "up", "--mode", "hybrid", "--services", "nova")
+    first = addresses(state_dir)
+    transport = notification_transport(state_dir)
+    try:
+        om.Notifier(transport, "test", driver="messagingv2", topics=["switches"]).info(
+            {}, "before.switches", {"n": 1}
+        )
+    finally:
+        transport.cleanup()
+
+    ok(state_dir, "up", "--mode", "router")
+    assert addresses(state_dir) == {"nats": first["nats"]}
+    ok(state_dir, "up", "--mode", "rabbit")
+    assert addresses(state_dir) == {"rabbitmq": first["rabbitmq"]}
+    ok(state_dir, "up", "--mode", "hybrid")
+    assert addresses(state_dir) == first
+    assert json.loads((state_dir / "plan.json").read_text())["mode"] == "hybrid"
+
+    recorder = NotificationRecorder()
+    transport = notification_transport(state_dir)
+    listener = om.get_notification_listener(
+        transport, [om.Target(topic="switches")], [recorder], executor="threading"
+    )
+    listener.start()
+    try:
+        assert recorder.wait_for(1, timeout=30), "the notification queued before was lost"
+    finally:
+        listener.stop()
+        listener.wait()
+        transport.cleanup()
+    assert recorder.events == [("before.switches", {"n": 1})]

@@ -20,6 +20,12 @@ from hybridmsg.services import parse, render, service_config
 from hybridmsg.stack import Stack, local_plan
 
 
+@pytest.fixture(autouse=True)
+def default_state_dir(tmp_path, monkeypatch):
+    """No test here reaches the real default state directory, whatever the code does."""
+    monkeypatch.setenv("HYBRIDMSG_STATE_DIR", str(tmp_path / "default-state"))
+
+
 @pytest.fixture
 def deployed(tmp_path):
     """A state directory with a hybrid plan and its snippets written (no server started)."""
@@ -51,6 +57,13 @@ def deployed(tmp_path):
         (["check", "--timeout", "2.5"], "check", "timeout", 2.5),
         (["status"], "status", "state_dir", None),
         (["down"], "down", "state_dir", None),
+        (["--state-dir", "/x", "status"], "status", "state_dir", "/x"),
+        (["status", "--state-dir", "/x"], "status", "state_dir", "/x"),
+        (["--state-dir", "/x", "status", "--state-dir", "/y"], "status", "state_dir", "/y"),
+        (["-v", "check"], "check", "verbose", True),
+        (["check", "-v"], "check", "verbose", True),
+        (["check"], "check", "verbose", False),
+        (["--state-dir", "/x", "-v", "probe", "nats://h/v"], "probe", "state_dir", "/x"),
     ],
 )
 def test_arguments(argv, command, attribute, value):
@@ -119,13 +132,6 @@ def test_config_prints_the_snippet_with_password(deployed, capsys):
     assert plan.service("nova").password in out
 
 
-def test_a_reader_without_a_name_is_a_usage_error(capsys):
-    with pytest.raises(SystemExit) as exit_:
-        cli.build_parser().parse_args(["up", "--reader", ":notifications"])
-    assert exit_.value.code == 2
-    assert "names no reader; use NAME or NAME:TOPIC,..." in capsys.readouterr().err
-
-
 @pytest.fixture
 def with_reader(deployed):
     """``deployed`` with the notification reader telemetry."""
@@ -182,11 +188,112 @@ def test_config_of_unknown_service_lists_known_ones(deployed, capsys):
 
 
 @pytest.mark.parametrize("command", ["config nova", "status", "check"])
-def test_commands_need_a_deployment(command, tmp_path, capsys):
+def test_commands_need_a_deployment_and_the_hint_keeps_the_state_dir(command, tmp_path, capsys):
     assert cli.main([*command.split(), "--state-dir", str(tmp_path)]) == 2
     assert capsys.readouterr().err.endswith(
-        f"nothing deployed in {tmp_path}; run: hybridmsg up --mode hybrid\n"
+        f"nothing deployed in {tmp_path}; run: hybridmsg up --state-dir {tmp_path}\n"
     )
+
+
+def test_the_hint_names_no_state_dir_the_user_did_not_give(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HYBRIDMSG_STATE_DIR", str(tmp_path))
+    assert cli.main(["status"]) == 2
+    assert capsys.readouterr().err == (
+        f"hybridmsg status: nothing deployed in {tmp_path}; run: hybridmsg up\n"
+    )
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+@pytest.mark.parametrize("command", ["status", "up", "down", "config nova", "check"])
+def test_a_state_dir_that_is_a_file_is_one_line(command, where, tmp_path, capsys):
+    state = tmp_path / "state"
+    state.write_text("not a directory\n")
+    option = ["--state-dir", str(state)]
+    argv = option + command.split() if where == "before" else command.split() + option
+    assert cli.main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        f"hybridmsg {command.split()[0]}: --state-dir {state}: {state} is a file, not a "
+        "directory; give a directory (it is made if missing) with --state-dir DIR\n"
+    )
+    assert state.read_text() == "not a directory\n"
+
+
+def test_a_state_dir_under_a_file_is_one_line(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    assert cli.main(["up", "--state-dir", str(tmp_path / "file" / "state")]) == 2
+    assert "is a file, not a directory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["check", "--timeout", "0"], "argument --timeout: '0' is not a number of seconds above 0"),
+        (["check", "--timeout", "-1"], "argument --timeout: '-1' is not a number of seconds"),
+        (["check", "--timeout", "nan"], "argument --timeout: 'nan' is not a number of seconds"),
+        (["check", "--timeout", "inf"], "argument --timeout: 'inf' is not a number of seconds"),
+        (["probe", "nats://h/v", "--timeout", "0"], "argument --timeout: '0' is not a number"),
+        (["migrate", "--to", "hybrid", "--drain-timeout", "-5"], "'-5' is not a number of sec"),
+        (["faults", "--threads", "0"], "argument --threads: '0' is not a whole number of 1 or"),
+        (["faults", "--rate", "0"], "argument --rate: '0' is not a number above 0"),
+        (["up", "--services", ","], "argument --services: ',' names no service; give at least"),
+        (["up", "--services", ""], "argument --services: '' names no service"),
+        (["up", "--reader", ":notifications"], "names no reader; use NAME or NAME:TOPIC,..."),
+        (["bogus"], "argument COMMAND: invalid choice: 'bogus'"),
+        ([], "the following arguments are required: COMMAND"),
+    ],
+)
+def test_bad_arguments_are_one_line_and_exit_2(argv, message, capsys, monkeypatch):
+    def run_nothing(name):
+        raise AssertionError(f"{name} ran")
+
+    monkeypatch.setattr(cli.importlib, "import_module", run_nothing)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv)
+    assert exit_.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1 and message in err, err
+    prog = " ".join(["hybridmsg", *argv[:1]]) if argv and argv[0] != "bogus" else "hybridmsg"
+    assert err.startswith(f"{prog}: ") and err.endswith(f"; see {prog} --help\n"), err
+
+
+def help_text(argv, capsys) -> str:
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([*argv, "--help"])
+    assert exit_.value.code == 0
+    return " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("argv", [[], ["status"], ["up"]])
+def test_help_states_the_default_state_dir_for_root(argv, monkeypatch, capsys):
+    monkeypatch.delenv("HYBRIDMSG_STATE_DIR", raising=False)
+    monkeypatch.setenv("COLUMNS", "400")
+    monkeypatch.setattr("os.geteuid", lambda: 0)
+    assert (
+        "(default: $HYBRIDMSG_STATE_DIR, else /var/lib/hybridmsg for root, else "
+        "~/.local/state/hybridmsg; here: /var/lib/hybridmsg)"
+    ) in help_text(argv, capsys)
+
+
+def test_help_states_the_state_dir_in_use(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("HYBRIDMSG_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("COLUMNS", "400")
+    assert f"here: {tmp_path})" in help_text(["check"], capsys)
+
+
+def test_a_failed_fault_run_is_one_line_in_the_error_tree(monkeypatch, capsys):
+    from hybridmsg.faults.peer import PeerError
+
+    def fail(*args, **kwargs):
+        raise PeerError("the load process said nothing for 60 s; see /tmp/x/load.log")
+
+    monkeypatch.setattr("hybridmsg.commands.faults.run_all", fail)
+    assert cli.main(["faults"]) == 1
+    out, err = capsys.readouterr()
+    assert out.startswith("logs kept in ")
+    assert err == "hybridmsg faults: the load process said nothing for 60 s; see /tmp/x/load.log\n"
 
 
 def test_down_without_deployment_says_so(tmp_path, capsys):
@@ -237,3 +344,33 @@ def test_local_plan_adds_services_with_new_passwords():
     assert (heat.user, heat.vhost) == ("heat", "heat")
     assert len(heat.password) >= 32
     assert heat.password != after.service("nova").password
+
+
+def test_the_state_dir_keeps_each_backend_through_modes_that_do_not_use_it(deployed):
+    """hybrid -> router -> rabbit -> hybrid, as `up --mode` goes: each backend comes back as
+    it was (RabbitMQ: port, node name, distribution port; nats-server: port)."""
+    first = deployed.plan()
+    for mode in (Mode.ROUTER, Mode.RABBIT, Mode.HYBRID):
+        plan = local_plan(mode, previous=deployed.plan(), kept=deployed.kept_backends())
+        deployed.write(plan)
+        assert set(plan.backends) <= set(first.backends), mode
+    assert deployed.plan() == first
+    assert {b.kind for b in deployed.kept_backends()} == {BackendKind.RABBITMQ, BackendKind.NATS}
+
+
+def test_a_malformed_backends_file_is_one_line(deployed):
+    deployed.backends_file.write_text('[{"kind": "nats"}]')
+    with pytest.raises(PlanError) as err:
+        deployed.kept_backends()
+    assert str(err.value) == (
+        f"{deployed.backends_file} is malformed (KeyError('nodes')); fix or remove it"
+    )
+
+
+def test_the_state_dir_keeps_a_backend_per_number_of_nodes(deployed):
+    single = deployed.plan()
+    deployed.write(local_plan(Mode.HYBRID, previous=single, nodes=3, kept=deployed.kept_backends()))
+    cluster = deployed.plan()
+    assert not set(cluster.backends) & set(single.backends)
+    again = local_plan(Mode.HYBRID, previous=cluster, nodes=1, kept=deployed.kept_backends())
+    assert again.backends == single.backends

@@ -13,6 +13,13 @@ def test_config_generator_lists_every_driver_group():
         text=True,
         check=True,
     ).stdout
-    for group in ("oslo_messaging_nats", "oslo_messaging_amqp", "hybridmsg_dual"):
+    for group in (
+        "oslo_messaging_nats",
+        "oslo_messaging_amqp",
+        "hybridmsg_dual",
+        "hybridmsg_rabbit_once",
+    ):
         assert f"[{group}]" in sample
     assert "#also_listen_url = <None>" in sample
+    assert "#spool_directory = <None>" in sample
+    assert "# drop_oldest - the oldest notifications not being sent are dropped" in sample

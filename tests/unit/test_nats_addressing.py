@@ -2,7 +2,7 @@
 
 import pytest
 
-from hybridmsg.drivers.nats.addressing import NatsAddressing, escape
+from hybridmsg.drivers.nats.addressing import NatsAddressing, escape, is_member, member, roll_call
 
 
 @pytest.mark.parametrize(
@@ -63,3 +63,51 @@ def test_every_subject_is_inside_the_vhost_namespace():
 )
 def test_notification_groups(pool, group):
     assert A.group(pool) == group
+
+
+IID = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    ("subject", "rotates"),
+    [
+        (A.anycast("openstack", "compute"), True),
+        (A.unicast("openstack", "compute", "host-1"), True),
+        (A.multicast("openstack", "compute"), False),
+        (A.notify("openstack", "notifications.info"), False),
+        (A.reply("abc"), False),
+        (NatsAddressing("nova2").anycast("openstack", "compute"), False),
+        (NatsAddressing("nova", prefix="om").anycast("openstack", "compute"), False),
+        (A.notify("any", "compute"), False),
+    ],
+)
+def test_which_subjects_take_turns(subject, rotates):
+    assert A.rotates(subject) is rotates
+
+
+S = A.anycast("openstack", "compute")
+
+
+@pytest.mark.parametrize(
+    ("answer", "valid"),
+    [
+        (member(S, IID), True),
+        (f"{S}.{IID}.x", False),
+        (f"{S}.{IID[:-1]}", False),
+        (f"{S}.{IID.upper()}", False),
+        (roll_call(S), False),
+        (member(A.anycast("openstack", "other"), IID), False),
+        (f"{S}x.{IID}", False),
+        (IID, False),
+    ],
+)
+def test_roll_call_answers_name_a_member_of_the_group(answer, valid):
+    assert is_member(answer, S) is valid
+
+
+def test_member_and_roll_call_subjects():
+    assert member(S, IID) == f"openstack.nova.any.openstack.compute.{IID}"
+    assert roll_call(S) == "openstack.nova.any.openstack.compute.$who"
+    # no escaped name reaches a roll-call subject, and both stay inside the vhost
+    assert "$" not in escape("$who")
+    assert all(s.startswith(A.namespace()[:-1]) for s in (member(S, IID), roll_call(S)))

@@ -87,3 +87,49 @@ def test_fail_all_fails_what_is_still_queued():
     outbox.fail_all("closing")
     with pytest.raises(om.MessageDeliveryFailure, match="closing"):
         pending.result(0)
+
+
+def test_held_messages_wait_aside_in_order_and_leave_first_on_release():
+    async def main():
+        sent: list[bytes] = []
+        holding = {"g"}
+
+        async def send(item):
+            sent.append(item.body)
+
+        outbox = Outbox(send, hold=lambda item: item.subject in holding)
+        pump = outbox.start()
+        for subject, body in [("g", b"g1"), ("o", b"o1"), ("g", b"g2"), ("o", b"o2")]:
+            outbox.put(Outgoing(subject, body, None, 1.0, Future()))
+        while len(sent) < 2:
+            await asyncio.sleep(0.001)
+        await asyncio.sleep(0.01)
+        assert sent == [b"o1", b"o2"]
+        outbox.put(Outgoing("g", b"g3", None, 1.0, Future()))  # queued, not yet taken
+        holding.clear()
+        outbox.release("g")
+        while len(sent) < 5:
+            await asyncio.sleep(0.001)
+        pump.cancel()
+        assert sent == [b"o1", b"o2", b"g1", b"g2", b"g3"]
+
+    asyncio.run(asyncio.wait_for(main(), 10))
+
+
+def test_fail_all_fails_held_messages_too():
+    async def main():
+        async def send(item):
+            raise AssertionError("nothing may leave")
+
+        outbox = Outbox(send, hold=lambda item: True)
+        pump = outbox.start()
+        held = Future()
+        outbox.put(Outgoing("g", b"x", None, 1.0, held))
+        while not outbox._held:
+            await asyncio.sleep(0.001)
+        outbox.fail_all("closing")
+        pump.cancel()
+        with pytest.raises(om.MessageDeliveryFailure, match="closing"):
+            held.result(0)
+
+    asyncio.run(asyncio.wait_for(main(), 10))

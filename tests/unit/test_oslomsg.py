@@ -92,3 +92,29 @@ def test_hashes_of_unchanged_passwords_are_kept():
     assert kept["users"][0]["password_hash"] == json.loads(before)["users"][0]["password_hash"]
     changed = json.loads(keep_hashes(again, before, {"nova": "new"}))
     assert changed["users"][0]["password_hash"] == json.loads(again)["users"][0]["password_hash"]
+
+
+SPOOL = "/var/lib/nova/notification-spool"
+
+
+@pytest.mark.parametrize(
+    ("mode", "change", "scheme", "directory"),
+    [
+        ("hybrid", {}, "rabbit-once", SPOOL),
+        ("hybrid", {"nova_oslomsg_notify_spool_dir": "/q/{service}"}, "rabbit-once", "/q/nova"),
+        ("hybrid", {"oslomsg_notify_spool": "no"}, "rabbit-once", None),
+        ("rabbit", {}, "rabbit", None),
+        ("rabbit", {"oslomsg_notify_spool": True}, "rabbit-once", SPOOL),
+    ],
+)
+def test_notifications_are_spooled_as_the_plan_would_spool_them(mode, change, scheme, directory):
+    config = service_settings(VARIABLES | change, "nova", mode)
+    assert config.notification_url.startswith(f"{scheme}://")
+    assert config.spool_directory == directory
+    if directory:
+        assert f"spool_directory = {directory}\n" in render(config)
+
+
+def test_a_spool_directory_for_every_service_needs_its_name():
+    with pytest.raises(OslomsgError, match="must be an absolute path with {service} in it"):
+        service_settings(VARIABLES | {"oslomsg_notify_spool_dir": "/srv/q"}, "nova", "hybrid")

@@ -17,6 +17,11 @@ from hybridmsg.plan import (
     plan_from_dict,
 )
 
+#: the name rule as messages state it
+NAME_RULE = (
+    "must be 1 to 63 characters: a lowercase letter, then lowercase letters, digits, '-' or '_'"
+)
+
 RABBIT = Backend(BackendKind.RABBITMQ, (Node("127.0.0.1", 5673, "hybridmsg@localhost"),))
 NATS = Backend(BackendKind.NATS, (Node("127.0.0.1", 4223),))
 NOVA = Service("nova", "nova", "nova", "s3cret")
@@ -61,11 +66,16 @@ def test_mode_decides_backends(mode, rabbitmq, router, rpc, notifications):
             lambda: make(services=(NOVA, Service("nova2", "nova", "v", "p"))),
             "service user 'nova' appears twice",
         ),
-        (lambda: Service("Nova", "nova", "nova", "p"), "service name 'Nova' must be lowercase"),
+        (lambda: Service("Nova", "nova", "nova", "p"), f"service name 'Nova' {NAME_RULE}"),
+        (lambda: Service("1nova", "nova", "nova", "p"), f"service name '1nova' {NAME_RULE}"),
+        (
+            lambda: Service("a" * 300, "nova", "nova", "p"),
+            rf"service name '{'a' * 60}'\.\.\. \(300 characters\) {NAME_RULE}",
+        ),
         (lambda: Service("nova", "no va", "nova", "p"), "service nova: user 'no va' must be"),
         (lambda: Service("nova", "nova", "a/b", "p"), "service nova: vhost 'a/b' must be"),
         (lambda: Service("nova", "nova", "nova", ""), "service nova has an empty password"),
-        (lambda: Reader("Tele", "t", "p"), "reader name 'Tele' must be lowercase"),
+        (lambda: Reader("Tele", "t", "p"), f"reader name 'Tele' {NAME_RULE}"),
         (lambda: Reader("t", "t t", "p"), "reader t: user 't t' must be"),
         (lambda: Reader("t", "t", ""), "reader t has an empty password"),
         (lambda: Reader("t", "t", "p", ()), "reader t reads no topic"),
@@ -208,3 +218,24 @@ def test_qdrouterd_needs_mutual_tls_and_urls_carry_no_password():
     plan = Plan(Mode.ROUTER, (nova,), router=router,
                 tls=TLS("/ca.pem", "/c.pem", "/k.pem", client_dir="/clients"))
     assert nova.url(plan.router) == "amqp://localhost:5671/nova"
+
+
+@pytest.mark.parametrize(
+    ("name", "accepted"),
+    [
+        ("a" * 63, True),
+        ("a" * 64, False),
+        ("nova-api_2", True),
+        ("n", True),
+        ("", False),
+        ("2nova", False),
+        ("-nova", False),
+        ("nova.api", False),
+    ],
+)
+def test_service_names_follow_the_stated_rule(name, accepted):
+    if accepted:
+        assert Service(name, "u", "v", "p").name == name
+    else:
+        with pytest.raises(PlanError, match=NAME_RULE):
+            Service(name, "u", "v", "p")

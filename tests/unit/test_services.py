@@ -1,10 +1,13 @@
 """Service config snippets rendered from plans, per mode."""
 
+from dataclasses import replace
+
 import oslo_messaging.opts
 import pytest
 from oslo_config import cfg
 
-from hybridmsg.errors import UsageError
+from hybridmsg.drivers.spool import opts as spool_opts
+from hybridmsg.errors import PlanError, UsageError
 from hybridmsg.plan import Backend, BackendKind, Mode, Node, Plan, Service
 from hybridmsg.services import parse, render, service_config
 
@@ -55,6 +58,10 @@ driver = messagingv2
 transport_url = rabbit-once://nova:s3cret@127.0.0.1:5673/nova
 # retry until RabbitMQ confirms (never drop a notification)
 retry = -1
+
+[hybridmsg_rabbit_once]
+# notify() stores each notification here; a sender thread sends it to RabbitMQ (hybridmsg)
+spool_directory = /var/lib/nova/notification-spool
 
 [oslo_messaging_rabbit]
 amqp_durable_queues = true
@@ -117,3 +124,43 @@ def test_rabbitmq_notifications_are_retried_and_kept_in_quorum_queues(mode, tmp_
     assert conf.oslo_messaging_rabbit.amqp_durable_queues is True
     assert conf.oslo_messaging_rabbit.rabbit_retry_backoff == 0
     assert conf.oslo_messaging_notifications.retry == -1
+
+
+@pytest.mark.parametrize(
+    ("mode", "spool", "scheme", "directory"),
+    [
+        (Mode.HYBRID, None, "rabbit-once", "/var/lib/nova/notification-spool"),
+        (Mode.HYBRID, False, "rabbit-once", None),
+        (Mode.RABBIT, None, "rabbit", None),
+        (Mode.RABBIT, True, "rabbit-once", "/var/lib/nova/notification-spool"),
+        (Mode.ROUTER, True, None, None),  # no notifications to spool
+    ],
+)
+def test_services_spool_notifications_in_hybrid_mode_and_in_rabbit_mode_if_asked(
+    mode, spool, scheme, directory
+):
+    config = service_config(replace(PLANS[mode], spool_notifications=spool), "nova")
+    assert config.spool_directory == directory
+    assert (config.notification_url or "").partition("://")[0] == (scheme or "")
+    assert parse("nova", render(config)) == config
+
+
+def test_the_spool_directory_is_the_plans():
+    plan = replace(PLANS[Mode.HYBRID], spool_dir="/srv/{service}/spool")
+    assert service_config(plan, "nova").spool_directory == "/srv/nova/spool"
+
+
+@pytest.mark.parametrize("spool_dir", ["spool/{service}", "/var/spool/hybridmsg"])
+def test_a_spool_directory_needs_an_absolute_path_per_service(spool_dir):
+    with pytest.raises(PlanError, match="must be an absolute path with {service} in it"):
+        replace(PLANS[Mode.HYBRID], spool_dir=spool_dir)
+
+
+def test_the_snippet_sets_the_spool_options_of_the_driver(tmp_path):
+    path = tmp_path / "nova.conf"
+    path.write_text(render(service_config(PLANS[Mode.HYBRID], "nova")))
+    conf = cfg.ConfigOpts()
+    conf.register_opts(spool_opts.OPTS, group=spool_opts.GROUP)
+    conf(["--config-file", str(path)])
+    assert conf[spool_opts.GROUP].spool_directory == "/var/lib/nova/notification-spool"
+    assert conf[spool_opts.GROUP].spool_when_full == spool_opts.BLOCK

@@ -27,9 +27,8 @@ OPTS = [
                help="Space-separated SASL mechanisms to allow (default: PLAIN with a user "
                     "in the URL, EXTERNAL with a client certificate, else ANONYMOUS)."),
     cfg.IntOpt("connection_retry_interval", default=1, min=1,
-               help="Seconds before the first reconnection attempt."),
-    cfg.IntOpt("connection_retry_backoff", default=2, min=0,
-               help="Seconds added to the retry interval after each failed attempt."),
+               help="Seconds before the first reconnection attempt; the pause doubles "
+                    "after each failed attempt, up to connection_retry_interval_max."),
     cfg.IntOpt("connection_retry_interval_max", default=5, min=1,
                help="Longest pause between reconnection attempts."),
     cfg.IntOpt("default_send_timeout", default=30, min=1,

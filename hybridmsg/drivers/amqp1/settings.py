@@ -35,7 +35,6 @@ class AmqpSettings:
     container_id: str | None
     idle_timeout: float
     retry_interval: float
-    retry_backoff: float
     retry_interval_max: float
     reply_credit: int
     server_credit: int
@@ -101,7 +100,6 @@ def settings_from(url, group) -> AmqpSettings:
         container_id=group.container_name,
         idle_timeout=group.idle_timeout,
         retry_interval=group.connection_retry_interval,
-        retry_backoff=group.connection_retry_backoff,
         retry_interval_max=group.connection_retry_interval_max,
         reply_credit=group.reply_link_credit,
         server_credit=group.rpc_server_credit,

@@ -8,8 +8,6 @@ other's traffic. Options live in ``[oslo_messaging_nats]``.
 
 from __future__ import annotations
 
-import uuid
-
 from hybridmsg.drivers.nats import opts
 from hybridmsg.drivers.nats.addressing import NatsAddressing
 from hybridmsg.drivers.nats.settings import settings_from
@@ -27,7 +25,7 @@ class NatsDriver(RoutedDriver):
         addressing = NatsAddressing(url.virtual_host or "", group.subject_prefix)
 
         def link_factory(on_reply):
-            return NatsLink(settings, addressing.reply(uuid.uuid4().hex), on_reply)
+            return NatsLink(settings, addressing, on_reply)
 
         super().__init__(
             conf,

@@ -4,6 +4,10 @@ Callers append to a deque and wake the loop only when no wake-up is already on i
 one long-lived task in the loop sends everything queued, in order. That replaces a task, a
 future chain and a self-pipe write per message (``run_coroutine_threadsafe``) with, under
 load, one wake-up for many messages.
+
+A message may have to wait for something the I/O thread learns first (the members of its
+queue group, see :mod:`~hybridmsg.drivers.nats.rotation`): the ``hold`` callback says so,
+and the messages for that subject stay aside, in order, until :meth:`Outbox.release`.
 """
 
 from __future__ import annotations
@@ -34,9 +38,15 @@ class Outgoing:
 class Outbox:
     """Messages waiting for the I/O thread; :meth:`put` from any thread."""
 
-    def __init__(self, send: Callable[[Outgoing], Awaitable[None]]):
+    def __init__(
+        self,
+        send: Callable[[Outgoing], Awaitable[None]],
+        hold: Callable[[Outgoing], bool] = lambda item: False,
+    ):
         self._send = send
+        self._hold = hold
         self._queue: collections.deque[Outgoing] = collections.deque()
+        self._held: dict[str, list[Outgoing]] = {}
         self._wake_pending = False
         self._ready: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -65,6 +75,9 @@ class Outbox:
             self._ready.clear()
             while self._queue:
                 item = self._queue.popleft()
+                if self._hold(item):
+                    self._held.setdefault(item.subject, []).append(item)
+                    continue
                 if item.sent is not None and not item.sent.set_running_or_notify_cancel():
                     continue  # its caller gave up before it left
                 try:
@@ -78,8 +91,16 @@ class Outbox:
                     if item.sent is not None:
                         item.sent.set_result(None)
 
+    def release(self, subject: str) -> None:
+        """Send the messages held for ``subject`` next, in order (I/O thread)."""
+        self._queue.extendleft(reversed(self._held.pop(subject, [])))
+        self._ready.set()
+
     def fail_all(self, why: str) -> None:
-        """Fail everything still queued (the link is closing)."""
+        """Fail everything still queued or held (the link is closing)."""
+        for held in self._held.values():
+            self._queue.extend(held)
+        self._held.clear()
         while self._queue:
             item = self._queue.popleft()
             if item.sent is not None and item.sent.set_running_or_notify_cancel():

@@ -11,6 +11,11 @@ empty message this link sends to its own ``<reply prefix>.m<round>`` after the c
 server handles one connection's messages in order and sends a 503 right away, so when the
 marker comes back every 503 for the casts before it has been seen: the rest were taken.
 
+A message sent to one member of a queue group (``S.<instance id>``, see
+:mod:`~hybridmsg.drivers.nats.rotation`) that comes back as 503 found that member gone: the
+member is forgotten and the message goes at once to the group ``S`` itself, and from then
+on as any other.
+
 Runs in the link's I/O thread only; no locks.
 """
 
@@ -30,11 +35,14 @@ SWEEP_EVERY = 1024
 MARKER_TIMEOUT = 5.0
 
 Publish = Callable[[str, bytes, str], Awaitable[None]]
+#: Called with (group subject, member subject) when a member turned out to be gone.
+Gone = Callable[[str, str], None]
 
 
 @dataclass
 class _Pending:
     subject: str
+    group: str  # where to send it when ``subject``, a member of the group, is gone
     body: bytes
     deadline: float
     is_call: bool
@@ -45,9 +53,12 @@ class _Pending:
 class Resender:
     """Messages in flight that a 503 may bring back, keyed by reply-subject token."""
 
-    def __init__(self, reply_prefix: str, publish: Publish, first_pause: float = 0.05):
+    def __init__(
+        self, reply_prefix: str, publish: Publish, gone: Gone, first_pause: float = 0.05
+    ):
         self._prefix = reply_prefix
         self._publish = publish
+        self._gone = gone
         self._first_pause = first_pause
         self._tokens = itertools.count()
         self._pending: dict[str, _Pending] = {}
@@ -62,13 +73,18 @@ class Resender:
     def wildcard(self) -> str:
         return f"{self._prefix}.*"
 
-    def track(self, subject: str, body: bytes, deadline: float, is_call: bool) -> str:
-        """Register a message; return the reply subject to publish it with."""
+    def track(
+        self, subject: str, group: str, body: bytes, deadline: float, is_call: bool
+    ) -> str:
+        """Register a message to ``subject`` (``group``, or one member of it); return the
+        reply subject to publish it with."""
         number = next(self._tokens)
         if number % SWEEP_EVERY == 0:
             self._sweep(asyncio.get_running_loop().time())
         token = str(number)
-        self._pending[token] = _Pending(subject, body, deadline, is_call, round=self._round)
+        self._pending[token] = _Pending(
+            subject, group, body, deadline, is_call, round=self._round
+        )
         if not is_call and (self._confirming is None or self._confirming.done()):
             self._confirming = asyncio.get_running_loop().create_task(self._confirm())
         return f"{self._prefix}.{token}"
@@ -92,7 +108,11 @@ class Resender:
         pending = self._pending.get(token)
         if status == NO_RESPONDERS and pending is not None:
             pending.round = None
-            asyncio.get_running_loop().create_task(self._again(token, pending))
+            at_once = pending.subject != pending.group
+            if at_once:
+                self._gone(pending.group, pending.subject)
+                pending.subject = pending.group
+            asyncio.get_running_loop().create_task(self._again(token, pending, at_once))
         return True
 
     async def _confirm(self) -> None:
@@ -114,9 +134,9 @@ class Resender:
                          if not p.is_call and p.round is not None and p.round <= covered]:
                 del self._pending[done]
 
-    async def _again(self, token: str, pending: _Pending) -> None:
+    async def _again(self, token: str, pending: _Pending, at_once: bool) -> None:
         loop = asyncio.get_running_loop()
-        pause = min(self._first_pause * 2 ** (pending.attempts - 1), MAX_PAUSE)
+        pause = 0.0 if at_once else min(self._first_pause * 2 ** (pending.attempts - 1), MAX_PAUSE)
         if loop.time() + pause >= pending.deadline:
             self._pending.pop(token, None)
             if not pending.is_call:

@@ -3,6 +3,10 @@
 Other threads never touch the connection: they hand coroutines to the loop and wait on
 the returned future with a deadline. nats-py errors are mapped here, once, to
 oslo.messaging exceptions. The thread starts in :meth:`NatsLink.start`, never before.
+
+A subscription to an RPC queue group also makes this link a member that senders can take
+turns over (see :mod:`~hybridmsg.drivers.nats.rotation`): it subscribes to a member subject
+of its own and answers roll calls with it.
 """
 
 from __future__ import annotations
@@ -10,8 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
+from dataclasses import dataclass
 
 import nats
 import oslo_messaging
@@ -19,9 +25,12 @@ from nats import errors as nats_errors
 
 from hybridmsg.drivers import bridge
 from hybridmsg.drivers.link import Handler, State
+from hybridmsg.drivers.nats import addressing
+from hybridmsg.drivers.nats.addressing import NatsAddressing
 from hybridmsg.drivers.nats.outbox import Outbox, Outgoing
 from hybridmsg.drivers.nats.refusals import connect_refusal, permission_denied
 from hybridmsg.drivers.nats.resend import Resender
+from hybridmsg.drivers.nats.rotation import Rotation
 from hybridmsg.drivers.nats.settings import NatsSettings
 
 LOG = logging.getLogger(__name__)
@@ -47,14 +56,50 @@ def delivery_error(exc: BaseException, subject: str) -> oslo_messaging.Messaging
     return oslo_messaging.MessageDeliveryFailure(f"cannot send to {subject}: {exc!r}")
 
 
+@dataclass(frozen=True)
+class _Subscription:
+    """What one :meth:`NatsLink.subscribe` holds: the nats-py subscriptions to drain (to
+    ``subject`` and, for an RPC queue group, to the member subject) and the one to roll
+    calls, which goes first so that no sender learns of the member any more."""
+
+    subject: str
+    drained: tuple
+    roll_call: object | None = None
+    fanout: _Fanout | None = None
+    handler: Handler | None = None
+
+
+class _Fanout:
+    """One plain subscription to a fanout subject, shared by every listener of this
+    link: nats-server sends each message once per connection, and it is handed to each
+    listener here, instead of once per listener over the wire."""
+
+    def __init__(self, subject: str) -> None:
+        self.subject = subject
+        self.handlers: list[Handler] = []
+        self.ready: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.sub = None
+
+    async def deliver(self, msg) -> None:
+        for handler in tuple(self.handlers):
+            try:
+                handler(msg.data, msg.reply or None)
+            except Exception:
+                LOG.exception("Failed to hand over a message from %s", self.subject)
+
+
 class NatsLink:
     """A :class:`~hybridmsg.drivers.link.Link` over one nats-py connection."""
 
     def __init__(
-        self, settings: NatsSettings, reply_address: str, on_reply: Callable[[bytes], None]
+        self,
+        settings: NatsSettings,
+        subjects: NatsAddressing,
+        on_reply: Callable[[bytes], None],
     ):
         self._settings = settings
-        self._reply_address = reply_address
+        self._subjects = subjects
+        self._reply_address = subjects.reply(uuid.uuid4().hex)
         self._on_reply = on_reply
         self._state = State.NEW
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -62,10 +107,12 @@ class NatsLink:
         self._connect_task: asyncio.Task | None = None
         self._nc: nats.NATS | None = None
         self._resender: Resender | None = None
-        self._outbox = Outbox(self._send)
+        self._rotation: Rotation | None = None
+        self._outbox = Outbox(self._send, self._must_wait)
         self._pump: asyncio.Task | None = None
         self._connecting = False
         self._refused: set[str] = set()  # subjects the server refused a subscription to
+        self._fanouts: dict[str, _Fanout] = {}  # I/O thread only
 
     @property
     def reply_address(self) -> str:
@@ -99,7 +146,7 @@ class NatsLink:
             loop.close()
 
     async def _connect(self) -> None:
-        s = self._settings
+        s, subjects = self._settings, self._subjects
         self._connecting = True
         self._connect_task = asyncio.current_task()
         while True:
@@ -142,7 +189,10 @@ class NatsLink:
                 await asyncio.sleep(s.reconnect_interval)
         self._connecting = False
         self._nc = nc
-        self._resender = Resender(self._reply_address, self._publish)
+        self._rotation = Rotation(
+            self._reply_address, self._publish, subjects.rotates, self._outbox.release
+        )
+        self._resender = Resender(self._reply_address, self._publish, self._rotation.gone)
         self._pump = self._outbox.start()
         sub = await nc.subscribe(self._resender.wildcard, cb=self._reply_cb)
         await nc.flush(timeout=s.connect_timeout)
@@ -174,6 +224,8 @@ class NatsLink:
 
     async def _reply_cb(self, msg) -> None:
         status = msg.headers.get("Status") if msg.headers else None
+        if self._rotation.answered(msg.subject, msg.data, status):
+            return
         if not self._resender.consumed(msg.subject, status):
             self._on_reply(msg.data)
 
@@ -276,10 +328,15 @@ class NatsLink:
         if item.deadline is None:
             await self._publish(item.subject, item.body, item.reply_to or "")
             return
+        subject = self._rotation.route(item.subject)
         reply = self._resender.track(
-            item.subject, item.body, item.deadline, item.reply_to is not None
+            subject, item.subject, item.body, item.deadline, item.reply_to is not None
         )
-        await self._publish(item.subject, item.body, reply)
+        await self._publish(subject, item.body, reply)
+
+    def _must_wait(self, item: Outgoing) -> bool:
+        """Whether a call or cast waits for its queue group's first roll call (I/O thread)."""
+        return item.deadline is not None and self._rotation.must_wait(item.subject)
 
     async def _publish(self, subject: str, body: bytes, reply: str) -> None:
         try:
@@ -299,6 +356,9 @@ class NatsLink:
             ) from None
 
     async def _subscribe(self, subject: str, queue: str, handler: Handler):
+        if not queue:
+            return await self._join_fanout(subject, handler)
+
         async def deliver(msg) -> None:
             try:
                 handler(msg.data, msg.reply or None)
@@ -306,14 +366,58 @@ class NatsLink:
                 LOG.exception("Failed to hand over a message from %s", subject)
 
         sub = await self._nc.subscribe(subject, queue=queue, cb=deliver)
+        held = _Subscription(subject, (sub,))
+        if self._subjects.rotates(subject):
+            held = await self._join(held, deliver)
+        await self._confirmed(sub)
+        return held
+
+    async def _confirmed(self, sub) -> None:
         try:
             await self._nc.flush(timeout=self._settings.connect_timeout)
         except (TimeoutError, nats_errors.Error):
             LOG.warning(
-                "Subscription to %s not confirmed yet; it is restored on reconnect", subject
+                "Subscription to %s not confirmed yet; it is restored on reconnect", sub.subject
             )
         await self._confirm(sub)
-        return sub
+
+    async def _join_fanout(self, subject: str, handler: Handler) -> _Subscription:
+        fanout = self._fanouts.get(subject)
+        if fanout is None:
+            fanout = self._fanouts[subject] = _Fanout(subject)
+            try:
+                fanout.sub = await self._nc.subscribe(subject, cb=fanout.deliver)
+                await self._confirmed(fanout.sub)
+            except BaseException as exc:
+                del self._fanouts[subject]
+                fanout.ready.set_exception(exc)
+                fanout.ready.exception()  # retrieved: later joiners get their own error
+                raise
+            fanout.ready.set_result(None)
+        else:
+            await asyncio.shield(fanout.ready)
+        fanout.handlers.append(handler)
+        return _Subscription(subject, (), fanout=fanout, handler=handler)
+
+    async def _join(self, held: _Subscription, deliver) -> _Subscription:
+        """Become a member senders can take turns over: a member subject of this
+        subscription's own, and the answer to roll calls on its subject."""
+        subject = held.subject
+        member = addressing.member(subject, uuid.uuid4().hex)
+
+        async def answer(msg) -> None:
+            if not msg.reply:
+                return
+            try:
+                await self._nc.publish(msg.reply, member.encode())
+            except nats_errors.Error as exc:
+                LOG.debug("Roll call on %s not answered: %r", subject, exc)
+
+        return _Subscription(
+            subject,
+            (*held.drained, await self._nc.subscribe(member, cb=deliver)),
+            await self._nc.subscribe(addressing.roll_call(subject), cb=answer),
+        )
 
     def unsubscribe(self, subscription) -> None:
         if self._state is not State.RUNNING:
@@ -328,14 +432,30 @@ class NatsLink:
                 time.monotonic() - started,
             )
 
-    async def _drain(self, sub) -> None:
+    async def _drain(self, held: _Subscription) -> None:
+        if held.fanout is not None:
+            fanout = held.fanout
+            fanout.handlers.remove(held.handler)
+            if fanout.handlers or self._fanouts.get(fanout.subject) is not fanout:
+                return
+            del self._fanouts[fanout.subject]
+            held = _Subscription(held.subject, (fanout.sub,))
+        if held.roll_call is not None:
+            await _unsubscribe(held.roll_call)
+        await asyncio.gather(*map(self._drain_one, held.drained))
+
+    async def _drain_one(self, sub) -> None:
         try:
             await asyncio.wait_for(sub.drain(), self._settings.drain_timeout)
         except (TimeoutError, nats_errors.Error):
-            try:
-                await sub.unsubscribe()
-            except nats_errors.Error:
-                pass
+            await _unsubscribe(sub)
+
+
+async def _unsubscribe(sub) -> None:
+    try:
+        await sub.unsubscribe()
+    except nats_errors.Error:
+        pass
 
 
 def _settle(done: Future, task: asyncio.Task) -> None:
