@@ -75,6 +75,8 @@ def inventory(directory: Path, router: str = "nats", **extra) -> dict:
             "hybridmsg_config_dir": str(root / "etc"),
             "hybridmsg_run_dir": str(root / "run"),
             "hybridmsg_snippet_dir": str(root / "services"),
+            # hybrid mode's services spool notifications on their host's disk
+            "oslomsg_notify_spool_dir": str(root / "spool" / "{service}"),
             # one epmd on this machine for the 3 nodes: names and distribution ports differ
             "hybridmsg_rabbitmq_nodename": f"hybridmsg-{name}-{os.getpid()}@{address}",
             "hybridmsg_rabbitmq_dist_port": free_port(address),
