@@ -30,11 +30,11 @@ from stevedore import driver as stevedore_driver
 
 from hybridmsg.drivers import rabbit_handover
 from hybridmsg.drivers.shim import BaseDriver, Listener
-from hybridmsg.services import DUAL_SECTION
+from hybridmsg.services import DUAL_SCHEME, DUAL_SECTION
 
 LOG = logging.getLogger(__name__)
 GROUP = DUAL_SECTION
-SCHEME = "dual"
+SCHEME = DUAL_SCHEME
 #: how long ``start()`` waits for RabbitMQ to register the RPC consumers
 CONSUMERS_TIMEOUT = 10.0
 
