@@ -145,9 +145,8 @@ class _Portal:
     def __init__(self) -> None:
         import eventlet
 
-        native = _native_threading()
         self._pending: collections.deque = collections.deque()
-        self._lock = native.Lock()
+        self._lock = native_lock()
         self._wake_pending = False
         self._read_fd, self._write_fd = os.pipe()
         os.set_blocking(self._read_fd, False)

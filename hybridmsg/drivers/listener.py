@@ -3,9 +3,9 @@
 Each message is decoded in the I/O thread (in an eventlet-patched process: in a greenlet
 of the caller's hub, see :mod:`bridge`) and handed to oslo's ``on_incoming_callback`` (the
 executor's submit) with no polling thread in between, in batches for batch listeners.
-Messages that arrive between
-``listen()`` and ``start()`` are kept and delivered on start. ``stop()`` drains the
-subscriptions, so what the router already sent is still handled, and is idempotent.
+Messages that arrive between ``listen()`` and ``start()`` are kept and delivered on start.
+``stop()`` drains the subscriptions, so what the router already sent is still handled,
+and is idempotent.
 """
 
 from __future__ import annotations

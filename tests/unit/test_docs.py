@@ -101,7 +101,7 @@ def test_the_readme_commands_work_after_the_quick_start():
                 assert line.startswith((".venv/bin/", "./")), line
     assert "source .venv/bin/activate" in text  # how the bare `hybridmsg` of the reference works
     assert ".venv/bin/hybridmsg down" in text  # how to stop what the quick start leaves running
-    assert "about 9 minutes" in text  # how long the tests take
+    assert "about 18 minutes" in text  # how long the tests take
 
 
 @pytest.mark.parametrize(
