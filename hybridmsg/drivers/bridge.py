@@ -28,8 +28,10 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any, TypeVar
+
+import uvloop
 
 LOG = logging.getLogger(__name__)
 
@@ -56,35 +58,11 @@ def io_thread(target: Callable[[], None], name: str) -> threading.Thread:
 
 
 def event_loop() -> asyncio.AbstractEventLoop:
-    """A new asyncio loop for an I/O thread; in a patched process it selects with the
-    original ``select`` module (epoll), not eventlet's green one."""
-    if patched():
-        from eventlet import patcher
-
-        selectors = patcher.import_patched("selectors", select=patcher.original("select"))
-        loop = asyncio.SelectorEventLoop(selectors.DefaultSelector())
-        loop.set_default_executor(_NativeExecutor())
-        return loop
-    return asyncio.new_event_loop()
-
-
-class _NativeExecutor(ThreadPoolExecutor):
-    """The loop's executor in a patched process (asyncio resolves host names in it): each
-    call on a native thread of its own, where the stock pool would start green threads
-    that the I/O thread's loop never runs."""
-
-    def submit(self, fn, /, *args, **kwargs) -> Future:
-        done = future()
-
-        def run() -> None:
-            if done.set_running_or_notify_cancel():
-                try:
-                    done.set_result(fn(*args, **kwargs))
-                except BaseException as exc:
-                    done.set_exception(exc)
-
-        io_thread(run, "hybridmsg-resolve").start()
-        return done
+    """A new asyncio loop for an I/O thread: uvloop's, which runs on libuv in C. It polls
+    and resolves host names without Python's ``select`` and ``socket`` modules, so
+    eventlet's patching never reaches it, and it costs less per message than the stock
+    loop (``docs/benchmarks.md``)."""
+    return uvloop.new_event_loop()
 
 
 def native_ident() -> int:

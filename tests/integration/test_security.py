@@ -93,6 +93,15 @@ def test_the_url_form_alone_gives_tls(plan, kind):
     assert probe(url(plan, kind, "nova"), timeout=20).endswith("accepted user 'nova' over TLS")
 
 
+@pytest.mark.parametrize("executor", ["threading", "eventlet"])
+def test_nats_over_tls_serves_and_calls_in_either_process_model(plan, peer_process, executor):
+    """The I/O loop (uvloop) does its own TLS handshake and polling: also in a process that
+    eventlet monkey-patched, whose ``ssl`` and ``select`` are green."""
+    peer = peer_process(url(plan, "nats", "nova"), "tls-peer", "a", executor)
+    assert peer.answer == {"server": "a", "value": "self"}
+    assert peer.stop() == "stopped"
+
+
 def snippet_conf(stack: Stack, service: str) -> cfg.ConfigOpts:
     """The service's oslo.config as the service reads it: its snippet file, nothing else."""
     snippet = stack.snippet_file(service)
