@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 
 from hybridmsg.bench.peer import URL_VARIABLE
 from hybridmsg.errors import HybridmsgError
@@ -100,11 +101,14 @@ class Peer:
 
 
 class PeerGroup:
-    """``servers`` RPC servers of ``topic`` over ``processes`` peers of ``kind``."""
+    """``servers`` RPC servers of ``topic`` over ``processes`` peers of ``kind``; peer
+    ``i`` connects to ``urls[i % len(urls)]`` (the nodes of a cluster in turn)."""
 
-    def __init__(self, kind: str, url: str, topic: str, servers: int, processes: int) -> None:
+    def __init__(
+        self, kind: str, urls: Sequence[str], topic: str, servers: int, processes: int
+    ) -> None:
         self.kind = kind
-        self.url = url
+        self.urls = tuple(urls)
         self.topic = topic
         self.servers = servers
         processes = max(1, min(processes, servers))
@@ -121,8 +125,9 @@ class PeerGroup:
     def start(self, timeout: float) -> None:
         """Start every peer; then ``started`` and ``error`` tell how far they got."""
         first = 0
-        for size in self.sizes:
-            peer = Peer(self.url, ["serve", self.kind, self.topic, str(first), str(size)])
+        for number, size in enumerate(self.sizes):
+            url = self.urls[number % len(self.urls)]
+            peer = Peer(url, ["serve", self.kind, self.topic, str(first), str(size)])
             self.peers.append(peer)
             first += size
         for peer in self.peers:

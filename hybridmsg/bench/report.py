@@ -1,9 +1,10 @@
 """The results document and its renderings: markdown table, targets, JSON file.
 
-The document is ``{"command", "machine", "options", "transports": {name: results},
-"targets": [...]}`` where each transport's results hold ``workloads`` (name -> figures)
-and ``scale`` (number of servers as text -> figures), or ``skipped``/``failed``.
-Everything here is pure but :func:`write_json`.
+The document is ``{"command", "machine", "options", "transports": {column: results},
+"targets": [...]}``: a column per transport and number of nodes (:func:`column`), whose
+results hold ``workloads`` (name -> figures, or ``{"failed": why}``) and ``scale`` (number
+of servers as text -> figures), or ``skipped``/``failed``. A column of N nodes is compared
+with rabbit of N nodes. Everything here is pure but :func:`write_json`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 BASELINE = "rabbit"
+CLUSTER_MARK = "×"  # "nats×3": nats on a cluster of 3 nodes
 ROUTERS = ("nats", "amqp")  # the transports the targets are about
 FieldPath = tuple[str, str]  # (workload, figure)
 
@@ -38,6 +40,9 @@ WORKLOAD_ROWS: list[tuple[str, FieldPath]] = [
     ("fanout to 10: fanouts/s (all handled)", ("fanout", "ops_per_s")),
     ("fanout to 10: CPU s/1k, total", ("fanout", "cpu_total")),
     ("notify: notifications/s (all handled)", ("notify", "ops_per_s")),
+    ("ombt rpc: msgs/s", ("ombt_rpc", "ops_per_s")),
+    ("ombt rpc: mean latency ms", ("ombt_rpc", "mean_ms")),
+    ("ombt cast: msgs/s (all handled)", ("ombt_cast", "ops_per_s")),
 ]
 SCALE_ROWS: list[tuple[str, str]] = [
     ("call calls/s", "ops_per_s"),
@@ -54,11 +59,25 @@ SCALE_ROWS: list[tuple[str, str]] = [
 ]
 
 
+def column(transport: str, nodes: int) -> str:
+    """The report column of ``transport`` on ``nodes`` nodes: ``nats``, ``nats×3``."""
+    return transport if nodes == 1 else f"{transport}{CLUSTER_MARK}{nodes}"
+
+
+def baseline(name: str) -> str:
+    """The column ``name`` is compared with: rabbit on as many nodes."""
+    _, mark, nodes = name.partition(CLUSTER_MARK)
+    return f"{BASELINE}{mark}{nodes}"
+
+
 def value(results: dict, section: str, key: str, field: str) -> float | str | None:
-    """``results[section][key][field]``; a refused scale point gives its refusal text."""
+    """``results[section][key][field]``; a refused scale point gives its refusal text, a
+    failed workload "failed"."""
     figures = results.get(section, {}).get(key)
     if figures is None:
         return None
+    if "failed" in figures:
+        return "failed"
     if "refused" in figures and field not in figures:
         return f"refused at {figures['started']}"
     return figures.get(field)
@@ -101,17 +120,18 @@ def ratio(cell: float | str | None, base: float | str | None) -> str:
 
 
 def markdown_table(transports: dict[str, dict], scale: Sequence[int]) -> str:
-    """Transports side by side, with a ratio column vs rabbit for every other transport."""
+    """Columns side by side, with a ratio column for every column whose rabbit of as many
+    nodes ran too (``nats ÷ rabbit``, ``nats×3 ÷ rabbit×3``)."""
     shown = {n: r for n, r in transports.items() if "workloads" in r}
     names = list(shown)
-    others = [n for n in names if n != BASELINE] if BASELINE in shown else []
-    header = ["", *names, *(f"{n} ÷ {BASELINE}" for n in others)]
+    others = [n for n in names if baseline(n) != n and baseline(n) in shown]
+    header = ["", *names, *(f"{n} ÷ {baseline(n)}" for n in others)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for label, cells in rows(shown, scale):
         if all(cell is None for cell in cells):
             continue
         by_name = dict(zip(names, cells, strict=True))
-        ratios = [ratio(by_name[n], by_name[BASELINE]) for n in others]
+        ratios = [ratio(by_name[n], by_name[baseline(n)]) for n in others]
         lines.append("| " + " | ".join([label, *map(fmt, cells), *ratios]) + " |")
     return "\n".join(lines) + "\n"
 
@@ -229,11 +249,17 @@ def targets_text(targets: list[dict]) -> str:
 
 
 def skipped_text(transports: dict[str, dict]) -> str:
-    """Lines for the transports that were skipped or failed."""
+    """Lines for the columns that were skipped or failed, and the workloads that failed."""
     lines = [
         f"- {name}: {'skipped' if 'skipped' in r else 'failed'}: {r.get('skipped') or r['failed']}"
         for name, r in transports.items()
         if "skipped" in r or "failed" in r
+    ]
+    lines += [
+        f"- {name}: {workload} failed: {figures['failed']}"
+        for name, r in transports.items()
+        for workload, figures in r.get("workloads", {}).items()
+        if "failed" in figures
     ]
     return "\n".join(lines) + ("\n" if lines else "")
 

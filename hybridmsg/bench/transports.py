@@ -1,9 +1,11 @@
-"""The transports a bench run compares, and the real server each one runs on.
+"""The transports a bench run compares, and the real servers each one runs on.
 
 :data:`TRANSPORTS` is the registry, in report order. Each :class:`Transport` names its
-client, its peer kind and a ``backend`` context manager that starts a server for the run
-(in a fresh directory, removed afterwards) and yields a :class:`RunningBackend`; its
-``unavailable()`` says in one line why it cannot run here, or None.
+client, its peer kind and how to start its server for a run: ``start(nodes)`` is a
+context manager (one server from :mod:`hybridmsg.bench.servers`, or a cluster of several
+from :mod:`hybridmsg.bench.clusters` for the transports that have one) yielding a
+:class:`~hybridmsg.bench.servers.RunningBackend`; ``unavailable(nodes)`` says in one line
+why it cannot run here, or None.
 
 ``amqp`` (our driver through Qpid Dispatch Router) runs when a qdrouterd binary is found
 (``$HYBRIDMSG_QDROUTERD`` or PATH). ``raw-amqp`` (python-qpid-proton request/reply) is
@@ -13,33 +15,23 @@ listed so that a run says why it is skipped: it needs a proton client and server
 
 from __future__ import annotations
 
-import json
-import os
-import secrets
-import shutil
-import tempfile
-import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
-from hybridmsg.backends.nats import NatsServer, NatsServerConfig, NatsUser, find_nats_server
-from hybridmsg.backends.ports import LOOPBACK, free_port
-from hybridmsg.backends.qdrouterd import (
-    QdrListener,
-    Qdrouterd,
-    QdrouterdConfig,
-    find_qdrouterd,
-    qdrouterd_version,
+from hybridmsg.backends.nats import find_nats_server
+from hybridmsg.backends.qdrouterd import find_qdrouterd
+from hybridmsg.backends.rabbitmq_node import find_rabbitmq_scripts
+from hybridmsg.bench.clusters import cluster_backend
+from hybridmsg.bench.servers import (
+    RunningBackend,
+    nats_backend,
+    qdrouterd_backend,
+    rabbit_backend,
 )
-from hybridmsg.backends.rabbitmq import RabbitDefinitions, RabbitNodeConfig
-from hybridmsg.backends.rabbitmq_node import RabbitNode, find_rabbitmq_scripts
 from hybridmsg.errors import MissingBinary
-
-USER = VHOST = "bench"
-RABBIT_START_TIMEOUT = 90.0
+from hybridmsg.plan import BackendKind
 
 
 class Client(Protocol):
@@ -52,110 +44,35 @@ class Client(Protocol):
     def close(self) -> None: ...
 
 
-class RunningBackend(Protocol):
-    """A server started for the run."""
-
-    product: str  # e.g. "RabbitMQ"
-    url: str
-    pid: int
-    version: str
-
-    def holdings(self) -> dict[str, int]:
-        """What the server holds for its clients: queues, connections, subscriptions."""
-        ...
-
-
 @dataclass(frozen=True)
 class Transport:
-    """One column of the report."""
+    """One transport of the report (a column per number of nodes)."""
 
     name: str
     title: str
     peer_kind: str  # the server side, and the client (see client_for)
     backend: Callable[[], AbstractContextManager[RunningBackend]]
-    unavailable: Callable[[], str | None]
+    missing: Callable[[], str | None]  # why its server cannot run here, or None
     notifications: bool = False  # whether the notification workload runs on it
+    cluster: BackendKind | None = None  # what its clusters are made of; None: one server only
 
+    @property
+    def has_oslo_url(self) -> bool:
+        """Whether its client is oslo.messaging (so ombt can run on its URL too)."""
+        return self.peer_kind == "oslo"
 
-@contextmanager
-def _directory(prefix: str) -> Iterator[Path]:
-    """A fresh directory under /tmp that user rabbitmq may enter; removed afterwards."""
-    directory = Path(tempfile.mkdtemp(prefix=prefix))
-    os.chmod(directory, 0o755)
-    try:
-        yield directory
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+    def unavailable(self, nodes: int = 1) -> str | None:
+        """Why it cannot run on ``nodes`` nodes here, or None."""
+        if nodes > 1 and self.cluster is None:
+            return "runs against one server only (no cluster column)"
+        return self.missing()
 
-
-class RabbitBackend:
-    """A private RabbitMQ node with one account."""
-
-    product = "RabbitMQ"
-
-    def __init__(self, node: RabbitNode, password: str) -> None:
-        self.node = node
-        self.url = node.url(USER, password, VHOST)
-        self.pid = node.pid or 0
-        self.version = node.ctl("version").strip()
-
-    def holdings(self) -> dict[str, int]:
-        connections = self.node.ctl(
-            "list_connections", "-q", "-p", VHOST, "name", "--formatter", "json"
-        )
-        return {
-            "queues": len(self.node.list_queues(VHOST)),
-            "connections": len(json.loads(connections or "[]")),
-        }
-
-
-@contextmanager
-def rabbit_backend() -> Iterator[RabbitBackend]:
-    password = secrets.token_urlsafe(18)
-    with _directory("hybridmsg-bench-rabbit-") as directory:
-        node = RabbitNode(
-            RabbitNodeConfig(name=f"bench{os.getpid()}", port=free_port(), dist_port=free_port()),
-            directory,
-            RabbitDefinitions.for_accounts([(USER, password, VHOST)]),
-        )
-        node.start(RABBIT_START_TIMEOUT)
-        try:
-            yield RabbitBackend(node, password)
-        finally:
-            node.stop()
-
-
-class NatsBackend:
-    """A nats-server with one user and its monitoring endpoint."""
-
-    product = "nats-server"
-
-    def __init__(self, server: NatsServer, password: str) -> None:
-        self.url = server.url(USER, password, VHOST)
-        self.pid = server.pid or 0
-        self._monitoring = f"http://{LOOPBACK}:{server.config.monitoring_port}"
-        self.version = str(self._get("varz")["version"])
-
-    def _get(self, endpoint: str) -> dict:
-        with urllib.request.urlopen(f"{self._monitoring}/{endpoint}", timeout=10) as response:
-            return json.load(response)
-
-    def holdings(self) -> dict[str, int]:
-        varz = self._get("varz")
-        return {
-            "connections": int(self._get("connz")["num_connections"]),
-            "subscriptions": int(varz["subscriptions"]),
-        }
-
-
-@contextmanager
-def nats_backend() -> Iterator[NatsBackend]:
-    password = secrets.token_urlsafe(18)
-    config = NatsServerConfig(
-        port=free_port(), monitoring_port=free_port(), users=(NatsUser(USER, password),)
-    )
-    with _directory("hybridmsg-bench-nats-") as directory, NatsServer(config, directory) as server:
-        yield NatsBackend(server, password)
+    def start(self, nodes: int = 1) -> AbstractContextManager[RunningBackend]:
+        """Its server (``nodes`` 1) or a cluster of ``nodes``, started for a run."""
+        if nodes == 1:
+            return self.backend()
+        assert self.cluster is not None, "unavailable(nodes) says why"
+        return cluster_backend(self.cluster, nodes)
 
 
 def _missing(find: Callable[[], object]) -> Callable[[], str | None]:
@@ -167,43 +84,6 @@ def _missing(find: Callable[[], object]) -> Callable[[], str | None]:
         return None
 
     return unavailable
-
-
-def established_connections(port: int) -> int:
-    """TCP connections established to ``port`` on this machine (from /proc/net/tcp*)."""
-    count = 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                count += 1
-    return count
-
-
-class QdrouterdBackend:
-    """A standalone qdrouterd with an anonymous plain listener."""
-
-    product = "qdrouterd"
-
-    def __init__(self, router: Qdrouterd) -> None:
-        self.version = qdrouterd_version()
-        self.url = f"amqp://{LOOPBACK}:{router.port}/{VHOST}"
-        self.pid = router.pid or 0
-        self._port = router.port
-
-    def holdings(self) -> dict[str, int]:
-        return {"connections": established_connections(self._port)}
-
-
-@contextmanager
-def qdrouterd_backend() -> Iterator[QdrouterdBackend]:
-    config = QdrouterdConfig("bench", (QdrListener(free_port()),))
-    with _directory("hybridmsg-bench-qdr-") as directory, Qdrouterd(config, directory) as router:
-        yield QdrouterdBackend(router)
 
 
 def _raw_amqp_unavailable() -> str | None:
@@ -236,11 +116,13 @@ TRANSPORTS: dict[str, Transport] = {
             rabbit_backend,
             _missing(find_rabbitmq_scripts),
             notifications=True,
+            cluster=BackendKind.RABBITMQ,
         ),
-        Transport("nats", "nats:// (hybridmsg)", "oslo", nats_backend, _missing(find_nats_server)),
+        Transport("nats", "nats:// (hybridmsg)", "oslo", nats_backend, _missing(find_nats_server),
+                  cluster=BackendKind.NATS),
         Transport("raw-nats", "raw nats-py", "raw-nats", nats_backend, _missing(find_nats_server)),
         Transport("amqp", "amqp:// (hybridmsg)", "oslo", qdrouterd_backend,
-                  _missing(find_qdrouterd)),
+                  _missing(find_qdrouterd), cluster=BackendKind.QDROUTERD),
         Transport("raw-amqp", "raw proton", "raw-amqp", _not_wired, _raw_amqp_unavailable),
     )
 }

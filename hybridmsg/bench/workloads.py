@@ -4,7 +4,8 @@ Every workload takes a :class:`Setup` (client in this process, RPC servers in pe
 processes, the backend) and returns a flat dict of figures: ``ops``, ``ops_per_s``,
 latency percentiles where there are latencies, CPU seconds per 1,000 operations of the
 client, the RPC server and the backend processes (``cpu_client`` ... ``cpu_total``), and
-the backend's resident memory (``backend_mib``).
+the backend's resident memory (``backend_mib``); a cluster's backend figures are the sums
+over its nodes.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from hybridmsg.bench.measure import drive
 from hybridmsg.bench.peer import server_name
 from hybridmsg.bench.peers import Peer, PeerGroup
 from hybridmsg.bench.procstats import CpuMeter, rss_bytes
-from hybridmsg.bench.transports import Client, RunningBackend
+from hybridmsg.bench.servers import RunningBackend
+from hybridmsg.bench.transports import Client
 
 THREADS = 8
 MIB = 1024 * 1024
@@ -58,7 +60,7 @@ def measured(
         {
             "client": (os.getpid(), *extra_clients),
             "server": (servers or setup.group).pids,
-            "backend": (setup.backend.pid,),
+            "backend": setup.backend.pids,
         }
     )
     meter.start()
@@ -68,8 +70,17 @@ def measured(
     for side, seconds in cpu.items():
         figures[f"cpu_{side}"] = round(seconds * per_op, 3)
     figures["cpu_total"] = round(sum(cpu.values()) * per_op, 3)
-    figures["backend_mib"] = round(rss_bytes(setup.backend.pid) / MIB, 1)
+    figures["backend_mib"] = round(sum(map(rss_bytes, setup.backend.pids)) / MIB, 1)
     return figures
+
+
+def warm_up(setup: Setup) -> None:
+    """One call to the last server of each peer, so that every peer answers the client
+    (on a cluster: every subscription reached the client's node) before a clock starts."""
+    last = 0
+    for size in setup.group.sizes:
+        last += size
+        setup.client.call(server_name(last - 1))
 
 
 def call(setup: Setup, threads: int = 1, server: str = server_name(0)) -> dict:
@@ -86,11 +97,12 @@ def call(setup: Setup, threads: int = 1, server: str = server_name(0)) -> dict:
     return measured(setup, run)
 
 
-def call_two_processes(setup: Setup, url: str, topic: str) -> dict:
-    """Calls from 4 threads here and 4 threads in a second client process at once."""
+def call_two_processes(setup: Setup, topic: str) -> dict:
+    """Calls from 4 threads here and 4 threads in a second client process at once (on
+    the client's node of a cluster)."""
     budget, half = setup.budget, THREADS // 2
     args = ["load", setup.kind, topic, server_name(0), str(half), str(budget.count // 2)]
-    with Peer(url, [*args, str(budget.duration)]) as other:
+    with Peer(setup.backend.reach.client, [*args, str(budget.duration)]) as other:
         other.expect("ready", timeout=60)
 
         def run() -> dict:
@@ -178,7 +190,7 @@ def scale_point(setup: Setup) -> dict:
     """Call latency to one of the group's servers, fanout time to all, backend load."""
     group = setup.group
     figures = call(setup, server=server_name(group.servers // 2))
-    idle = CpuMeter({"backend": (setup.backend.pid,)})
+    idle = CpuMeter({"backend": setup.backend.pids})
     idle.start()
     time.sleep(min(setup.budget.duration, 2.0))
     idle_cpu = idle.stop()["backend"] / min(setup.budget.duration, 2.0)

@@ -15,7 +15,7 @@ from hybridmsg.errors import HybridmsgError, UsageError
 
 DESCRIPTION = "run the same workloads on every transport, each on a real server, side by side"
 TRANSPORT_NAMES = ("rabbit", "nats", "raw-nats", "amqp", "raw-amqp")
-QUICK = {"duration": 0.5, "scale": (10,), "fanout_rounds": 2}
+QUICK = {"duration": 0.5, "scale": (10,), "fanout_rounds": 2, "ombt_calls": 200}
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -28,14 +28,35 @@ def _names(text: str) -> tuple[str, ...]:
     return names
 
 
-def _sizes(text: str) -> tuple[int, ...]:
+def _numbers(text: str, what: str, most: int | None = None) -> tuple[int, ...]:
     try:
-        sizes = tuple(int(size) for size in text.split(",") if size.strip())
+        numbers = tuple(int(number) for number in text.split(",") if number.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a list of numbers") from None
-    if not sizes or min(sizes) < 1:
-        raise argparse.ArgumentTypeError("numbers of servers must be 1 or more")
-    return tuple(sorted(set(sizes)))
+    if not numbers or min(numbers) < 1 or (most is not None and max(numbers) > most):
+        limit = f"1 to {most}" if most is not None else "1 or more"
+        raise argparse.ArgumentTypeError(f"numbers of {what} must be {limit}")
+    return tuple(sorted(set(numbers)))
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    return _numbers(text, "servers")
+
+
+def _nodes(text: str) -> tuple[int, ...]:
+    from hybridmsg.stack import MAX_NODES
+
+    return _numbers(text, "nodes", MAX_NODES)
+
+
+def _count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        count = -1
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of messages (0 or more)")
+    return count
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,6 +78,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_sizes,
         metavar="N,N,...",
         help="numbers of RPC servers for the scale sweep (default: 10,100,1000)",
+    )
+    parser.add_argument(
+        "--nodes",
+        type=_nodes,
+        default=(1,),
+        metavar="N,N,...",
+        help="run each transport on one server (1, the default) and/or on clusters of N "
+        "nodes on 127.0.0.2, ... (rabbit, nats, amqp): e.g. --nodes 1,3 adds the columns "
+        "rabbit×3, nats×3, amqp×3",
+    )
+    parser.add_argument(
+        "--ombt-calls",
+        type=_count,
+        metavar="N",
+        help="messages of each ombt run (rpc, cast) on every oslo transport; 0: no ombt "
+        "(default: 5000, with --quick 200)",
     )
     parser.add_argument(
         "--duration",
@@ -82,11 +119,16 @@ def run(args: argparse.Namespace) -> int:
     duration = args.duration or quick.get("duration") or Options.duration
     if duration <= 0:
         raise UsageError("--duration must be more than 0 seconds")
+    ombt_calls = args.ombt_calls
+    if ombt_calls is None:
+        ombt_calls = quick.get("ombt_calls", Options.ombt_calls)
     options = Options(
         transports=args.transports,
         scale=scale,
         duration=duration,
         fanout_rounds=quick.get("fanout_rounds", Options.fanout_rounds),
+        nodes=args.nodes,
+        ombt_calls=ombt_calls,
     )
     command = shlex.join(
         [
@@ -98,6 +140,10 @@ def run(args: argparse.Namespace) -> int:
             ",".join(map(str, options.scale)),
             "--duration",
             f"{options.duration:g}",
+            "--nodes",
+            ",".join(map(str, options.nodes)),
+            "--ombt-calls",
+            str(options.ombt_calls),
         ]
     )
     results = run_bench(options, lambda line: print(line, flush=True))

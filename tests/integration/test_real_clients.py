@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from hybridmsg.bench.ombt import OMBT, totals
 from tests.integration.conftest import needs_qdrouterd
 
-BIN = Path(sys.executable).parent
 SUITE = "oslo_messaging.tests.functional.test_functional"
 #: the cases that test RabbitMQ-only features (kombu compression, its metrics)
 NOT_RABBIT_ONLY = "not Metrics and not compression"
@@ -80,23 +80,11 @@ def test_oslo_functional_suite_on_hybrid_amqp_and_rabbit(tmp_path, amqp_url, rab
 
 def _ombt(tmp_path: Path, url: str, *mode: str) -> str:
     run = subprocess.run(
-        [str(BIN / "ombt2"), "--url", url, "--timeout", "120", *mode],
+        [str(OMBT), "--url", url, "--timeout", "120", *mode],
         cwd=tmp_path, capture_output=True, text=True, timeout=180,
     )
     assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
     return run.stdout + run.stderr
-
-
-def _totals(report: str) -> dict[str, int]:
-    """ombt's "Total Messages" of each side: {'client': n, 'server': n} (rpc) or
-    {'notifier': n, 'listener': n} (notify)."""
-    totals = {}
-    for side, count in re.findall(
-        r"Aggregated (?:RPC )?(\w+)(?: \(\w+\))? results:\s*-+\s*Total Messages: (\d+)",
-        report,
-    ):
-        totals[side.lower()] = int(count)
-    return totals
 
 
 @pytest.mark.parametrize("executor", ["threading", "eventlet"])
@@ -104,14 +92,14 @@ def _totals(report: str) -> dict[str, int]:
 def test_ombt_rpc_accounts_for_every_message_on_nats(tmp_path, nats_url, cast, executor):
     calls = 500
     mode = ["rpc", "--calls", str(calls), "--length", "1024", "--executor", executor]
-    totals = _totals(_ombt(tmp_path, nats_url, *mode, *(["--cast"] if cast else [])))
-    assert totals == {"client": calls, "server": calls}
+    counted = totals(_ombt(tmp_path, nats_url, *mode, *(["--cast"] if cast else [])))
+    assert counted == {"client": calls, "server": calls}
 
 
 def test_ombt_notify_accounts_for_every_message_on_nats(tmp_path, nats_url):
     calls = 500
     report = _ombt(tmp_path, nats_url, "notify", "--calls", str(calls), "--length", "1024")
-    assert _totals(report) == {"notifier": calls, "listener": calls}, report[-2000:]
+    assert totals(report) == {"notifier": calls, "listener": calls}, report[-2000:]
 
 
 @needs_qdrouterd
@@ -119,5 +107,5 @@ def test_ombt_notify_accounts_for_every_message_on_nats(tmp_path, nats_url):
 def test_ombt_rpc_accounts_for_every_message_on_amqp(tmp_path, amqp_url, cast):
     calls = 500
     mode = ["rpc", "--calls", str(calls), "--length", "1024"]
-    totals = _totals(_ombt(tmp_path, amqp_url, *mode, *(["--cast"] if cast else [])))
-    assert totals == {"client": calls, "server": calls}
+    counted = totals(_ombt(tmp_path, amqp_url, *mode, *(["--cast"] if cast else [])))
+    assert counted == {"client": calls, "server": calls}

@@ -2,12 +2,14 @@
 
 import argparse
 import os
+import re
 import threading
 import time
 
 import pytest
 
 from hybridmsg.bench.chart import write_chart
+from hybridmsg.bench.clusters import reach
 from hybridmsg.bench.measure import drive, percentile
 from hybridmsg.bench.peer import Counters
 from hybridmsg.bench.peers import PeerGroup
@@ -18,9 +20,20 @@ from hybridmsg.bench.procstats import (
     parse_status_rss,
     rss_bytes,
 )
-from hybridmsg.bench.report import evaluate_targets, fmt, markdown_table, targets_text
-from hybridmsg.bench.runner import processes_for
-from hybridmsg.commands.bench import _names, _sizes
+from hybridmsg.bench.report import (
+    baseline,
+    column,
+    evaluate_targets,
+    fmt,
+    markdown_table,
+    skipped_text,
+    targets_text,
+)
+from hybridmsg.bench.runner import describe, processes_for
+from hybridmsg.bench.transports import TRANSPORTS
+from hybridmsg.commands.bench import _count, _names, _nodes, _sizes
+from hybridmsg.plan import BackendKind, Mode
+from hybridmsg.stack import local_plan
 
 STAT = (
     "4242 (weird) name (x)) S 1 4242 4242 0 -1 4194560 1200 0 0 0 "
@@ -98,7 +111,7 @@ def test_counters_wait_for_a_count():
     ("servers", "sizes"), [(10, [5, 5]), (1000, [250] * 4), (7, [7]), (1, [1]), (100, [25] * 4)]
 )
 def test_servers_spread_over_processes(servers, sizes):
-    group = PeerGroup("oslo", "nats://x", "t", servers, processes_for(servers))
+    group = PeerGroup("oslo", ("nats://x",), "t", servers, processes_for(servers))
     assert group.sizes == sizes
 
 
@@ -131,6 +144,50 @@ def test_markdown_table_sets_transports_side_by_side():
     assert "| 1,000 servers: call p50 ms | refused at 826 | 1.10 |  |" in lines
     assert not any("notify" in line for line in lines)  # no transport measured it
     assert "amqp" not in table
+
+
+def test_cluster_columns_are_compared_with_rabbit_of_as_many_nodes():
+    assert [column("nats", 1), column("nats", 3)] == ["nats", "nats×3"]
+    assert [baseline("nats"), baseline("amqp×3"), baseline("rabbit×3")] == [
+        "rabbit", "rabbit×3", "rabbit×3"
+    ]
+    sample = SAMPLE | {
+        "rabbit×3": results(250, 6.0, 8.0, {}),
+        "nats×3": results(1000, 1.5, 2.0, {}),
+        "raw-nats×3": {"title": "raw", "skipped": "runs against one server only"},
+    }
+    lines = markdown_table(sample, (10,)).splitlines()
+    assert lines[0] == (
+        "|  | rabbit | nats | rabbit×3 | nats×3 | nats ÷ rabbit | nats×3 ÷ rabbit×3 |"
+    )
+    assert "| call: calls/s | 500 | 2,000 | 250 | 1,000 | ×4.00 | ×4.00 |" in lines
+    assert "| call: p99 ms | 3.00 | 0.50 | 6.00 | 1.50 | ×0.17 | ×0.25 |" in lines
+
+
+def test_a_failed_ombt_row_says_failed_and_why():
+    failed = {"failed": "client total 200 != server total 198 (200 sent)"}
+    sample = {
+        "rabbit": results(500, 3.0, 4.0, {}),
+        "nats": results(2000, 0.5, 1.0, {}),
+    }
+    sample["rabbit"]["workloads"]["ombt_rpc"] = {"ops": 200, "ops_per_s": 400.0, "mean_ms": 2.5}
+    sample["nats"]["workloads"]["ombt_rpc"] = failed
+    lines = markdown_table(sample, ()).splitlines()
+    assert "| ombt rpc: msgs/s | 400 | failed |  |" in lines
+    assert "| ombt rpc: mean latency ms | 2.50 | failed |  |" in lines
+    assert not any(line.startswith("| ombt cast") for line in lines)  # not run
+    assert skipped_text(sample) == f"- nats: ombt_rpc failed: {failed['failed']}\n"
+    assert describe("ombt rpc", failed) == f"ombt rpc: failed: {failed['failed']}"
+    ombt = {"ops": 200, "server_total": 200, "ops_per_s": 900.0, "mean_ms": 1.1}
+    assert describe("ombt rpc", ombt) == "ombt rpc: 900 ops/s, mean 1.10 ms, 200 sent, 200 handled"
+
+
+def test_raw_transports_have_no_cluster_column():
+    assert TRANSPORTS["raw-nats"].unavailable(3) == (
+        "runs against one server only (no cluster column)"
+    )
+    assert [n for n, t in TRANSPORTS.items() if t.cluster] == ["rabbit", "nats", "amqp"]
+    assert [n for n, t in TRANSPORTS.items() if t.has_oslo_url] == ["rabbit", "nats", "amqp"]
 
 
 @pytest.mark.parametrize(
@@ -197,3 +254,26 @@ def test_bench_arguments():
         _sizes("0")
     with pytest.raises(argparse.ArgumentTypeError):
         _sizes("ten")
+    assert _nodes("3,1") == (1, 3)
+    with pytest.raises(argparse.ArgumentTypeError, match="numbers of nodes must be 1 to 8"):
+        _nodes("1,9")
+    assert _count("0") == 0
+    with pytest.raises(argparse.ArgumentTypeError, match="not a number of messages"):
+        _count("-5")
+
+
+@pytest.mark.parametrize(("mode", "query"), [(Mode.ROUTER, ""), (Mode.RABBIT, "?")])
+def test_on_a_cluster_the_client_and_the_servers_use_different_nodes(mode, query):
+    plan = local_plan(mode, ("bench",), BackendKind.NATS, nodes=3)
+    urls = reach(plan, 3)
+
+    def hosts(url: str) -> list[str]:
+        return re.findall(r"@(127\.0\.0\.\d+):", url)
+
+    assert hosts(urls.url) == ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
+    assert hosts(urls.client) == ["127.0.0.4"]
+    assert [hosts(url) for url in urls.servers] == [["127.0.0.2"], ["127.0.0.3"]]
+    # the service's options (on RabbitMQ: quorum queues) go with every URL
+    for url in (urls.url, urls.client, *urls.servers):
+        assert ("?" in url) == bool(query)
+        assert ("rabbit_quorum_queue=true" in url) == (mode is Mode.RABBIT)
