@@ -4,7 +4,8 @@ The client runs in the bench process; RPC servers run in peer processes
 (:mod:`hybridmsg.bench.peer`) on a real server started for the run. Modules:
 
 * :mod:`.transports` -- the registry: which server to run, how to reach it (add ``amqp`` here);
-* :mod:`.clients`, :mod:`.raw` -- the load side (oslo.messaging API, raw nats-py);
+* :mod:`.clients`, :mod:`.raw`, :mod:`.raw_amqp` -- client and servers (oslo.messaging API,
+  raw nats-py, raw proton; :mod:`.raw_protocol` is what the raw ones share);
 * :mod:`.peer` / :mod:`.peers` -- the server side, and the bench process's handle on it;
 * :mod:`.measure`, :mod:`.procstats` -- timing, percentiles, CPU and memory from /proc;
 * :mod:`.workloads` -- call, concurrent calls, cast, fanout, notifications, scale points;

@@ -18,6 +18,7 @@ from hybridmsg.bench.procstats import (
     parse_status_rss,
     rss_bytes,
 )
+from hybridmsg.bench.raw_protocol import answer, request, result, server_url
 from hybridmsg.bench.report import evaluate_targets, fmt, markdown_table
 from hybridmsg.bench.runner import processes_for
 from hybridmsg.commands.bench import _names, _sizes
@@ -92,6 +93,19 @@ def test_counters_wait_for_a_count():
     assert counters.wait("cast", 1, 0) == 0
     threading.Timer(0.05, lambda: [counters.add("cast") for _ in range(3)]).start()
     assert counters.wait("cast", 3, 5) == 3
+
+
+def test_raw_servers_answer_calls_and_count_casts_and_fanouts():
+    counted = []
+    assert result(answer(request("echo"), counted.append)) == 1
+    assert answer(request("bump"), counted.append) is None
+    assert answer(request("fan"), counted.append) is None
+    assert counted == ["cast", "fanout"]
+
+
+def test_raw_server_url_drops_the_vhost_and_keeps_the_scheme():
+    assert server_url("nats://u:p@127.0.0.1:4222/bench") == "nats://u:p@127.0.0.1:4222"
+    assert server_url("amqp://127.0.0.1:5672/bench") == "amqp://127.0.0.1:5672"
 
 
 @pytest.mark.parametrize(
