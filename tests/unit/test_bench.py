@@ -19,7 +19,7 @@ from hybridmsg.bench.procstats import (
     rss_bytes,
 )
 from hybridmsg.bench.raw_protocol import answer, request, result, server_url
-from hybridmsg.bench.report import evaluate_targets, fmt, markdown_table
+from hybridmsg.bench.report import evaluate_targets, fmt, markdown_table, targets_text
 from hybridmsg.bench.runner import processes_for
 from hybridmsg.commands.bench import _names, _sizes
 
@@ -174,6 +174,27 @@ def test_targets_are_ratios_to_rabbit():
     assert backend["measured"] == 0.25 and not backend["met"]
     flat = found["call p50 flat (≤ +20 %) from fewest to most servers"]
     assert flat["measured"] == 1.1 and flat["met"]
+    assert found["fanout to 1,000 servers ≤ 25 ms"]["measured"] is None  # no fanout figure
+
+
+def test_each_router_has_its_own_goals():
+    """Issue 15: amqp:// must reach ×2 where nats:// must reach ×3; the fanout goal is in ms."""
+    amqp = results(1100, 1.4, 1.9, {"10": 1.0, "1000": 1.0})
+    nats = results(1400, 1.2, 1.9, {"10": 1.0}) | {
+        "scale": {"10": {"p50_ms": 1.0}, "1000": {"p50_ms": 1.0, "fanout_ms": 30.0}}
+    }
+    run = {"rabbit": SAMPLE["rabbit"], "nats": nats, "amqp": amqp}
+    found = {(t["transport"], t["target"]): t for t in evaluate_targets(run)}
+    assert found[("amqp", "sequential calls/s ≥ 2× rabbit")]["met"]
+    assert not found[("nats", "sequential calls/s ≥ 3× rabbit")]["met"]
+    assert found[("amqp", "sequential call p99 ≤ 1/2 of rabbit")]["met"]
+    assert not found[("nats", "sequential call p99 ≤ 1/3 of rabbit")]["met"]
+    fanout = found[("nats", "fanout to 1,000 servers ≤ 25 ms")]
+    assert fanout["measured"] == 30.0 and not fanout["met"]
+    assert ("amqp", "fanout to 1,000 servers ≤ 25 ms") not in found
+    text = targets_text(list(found.values()))
+    assert "- nats: fanout to 1,000 servers ≤ 25 ms: **MISSED** (measured 30 ms)" in text
+    assert "- amqp: sequential calls/s ≥ 2× rabbit: **met** (measured ×2.20)" in text
 
 
 def test_chart_is_written(tmp_path):
