@@ -197,6 +197,22 @@ def test_each_router_has_its_own_goals():
     assert "- amqp: sequential calls/s ≥ 2× rabbit: **met** (measured ×2.20)" in text
 
 
+def test_targets_show_the_raw_ceiling_beside_the_driver():
+    """Issue 15: a missed target shows what the raw client reached in the same run."""
+    run = {
+        "rabbit": SAMPLE["rabbit"],
+        "amqp": results(450, 2.5, 4.0, {"10": 1.0}),
+        "raw-amqp": results(600, 1.5, 3.0, {"10": 1.0}),
+    }
+    found = {t["target"]: t for t in evaluate_targets(run)}
+    assert {t["transport"] for t in found.values()} == {"amqp"}  # raw ones have no targets
+    assert found["sequential calls/s ≥ 2× rabbit"]["ceiling"] == {"raw-amqp": 1.2}
+    text = targets_text(list(found.values()))
+    assert "- amqp: sequential calls/s ≥ 2× rabbit: **MISSED** (measured ×0.90; raw-amqp ×1.20)" \
+        in text
+    assert "ceiling" not in evaluate_targets(SAMPLE)[0]  # raw-nats did not run
+
+
 def test_chart_is_written(tmp_path):
     write_chart(SAMPLE, tmp_path / "chart.png")
     assert (tmp_path / "chart.png").read_bytes().startswith(b"\x89PNG")
