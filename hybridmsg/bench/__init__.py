@@ -7,7 +7,9 @@ The client runs in the bench process; RPC servers run in peer processes
 * :mod:`.servers`, :mod:`.clusters` -- one server of each kind, or a cluster of several
   (as ``hybridmsg up --nodes N`` deploys it), and where each side connects;
 * :mod:`.ombt` -- the same RPC through ombt, and ombt's report read back;
-* :mod:`.clients`, :mod:`.raw` -- the load side (oslo.messaging API, raw nats-py);
+* :mod:`.clients`, :mod:`.raw`, :mod:`.raw_amqp` -- the load side and its servers
+  (oslo.messaging API, raw nats-py, raw proton; :mod:`.raw_protocol` is what the raw ones
+  share);
 * :mod:`.peer` / :mod:`.peers` -- the server side, and the bench process's handle on it;
 * :mod:`.measure`, :mod:`.procstats` -- timing, percentiles, CPU and memory from /proc;
 * :mod:`.workloads` -- call, concurrent calls, cast, fanout, notifications, scale points;

@@ -8,8 +8,9 @@ environment variable ``HYBRIDMSG_BENCH_URL``, never from the command line)::
 
 ``serve`` starts servers ``s{FIRST}`` .. ``s{FIRST+COUNT-1}`` of ``TOPIC`` -- KIND ``oslo``:
 oslo.messaging RPC servers on one transport; ``raw-nats``: nats-py subscriptions;
-``oslo-notify``: one notification listener -- printing ``progress {json}`` on the way and
-``ready {json}`` (or ``failed {json}``: how many started, and why) at the end. Then it
+``raw-amqp``: proton receivers; ``oslo-notify``: one notification listener -- printing
+``progress {json}`` on the way and ``ready {json}`` (or ``failed {json}``: how many
+started, and why) at the end. Then it
 answers each ``wait WHAT N TIMEOUT`` line on stdin with ``count {WHAT: M}`` once its
 servers handled ``N`` messages of that kind (``cast``, ``fanout``, ``notify``) or at the
 timeout. ``load`` prints ``ready``, waits for ``go``, makes the calls and prints
@@ -69,6 +70,10 @@ def _servers(kind: str, url: str, topic: str, names: list[str], counters: Counte
         from hybridmsg.bench.raw import RawNatsServers
 
         return RawNatsServers(url, topic, names, counters.add)
+    if kind == "raw-amqp":
+        from hybridmsg.bench.raw_amqp import RawAmqpServers
+
+        return RawAmqpServers(url, topic, names, counters.add)
     from hybridmsg.bench.clients import OsloServers
 
     return OsloServers(url, topic, names, counters.add, notify=kind == "oslo-notify")

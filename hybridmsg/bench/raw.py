@@ -2,28 +2,22 @@
 
 The same operations as :class:`~hybridmsg.bench.clients.OsloClient` and the same counted
 server side as :class:`~hybridmsg.bench.clients.OsloServers`, on plain subjects
-(``TOPIC.SERVER`` for call and cast, ``TOPIC.fanout`` for fanout) with a small JSON body.
+(``TOPIC.SERVER`` for call and cast, ``TOPIC.fanout`` for fanout) with the small JSON bodies
+of :mod:`hybridmsg.bench.raw_protocol`.
 As under oslo's blocking API, callers are threads handing work to one asyncio I/O thread.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any
-from urllib.parse import urlsplit
 
 import nats
 
 from hybridmsg.bench.clients import CALL_TIMEOUT, Progress
-
-
-def server_url(url: str) -> str:
-    """The nats-py server address of a ``nats://`` transport URL (its vhost dropped)."""
-    parts = urlsplit(url)
-    return f"nats://{parts.netloc}"
+from hybridmsg.bench.raw_protocol import answer, request, result, server_url
 
 
 class _Loop:
@@ -43,10 +37,6 @@ class _Loop:
         self.loop.close()
 
 
-def _body(method: str) -> bytes:
-    return json.dumps({"method": method, "args": {"value": 1}}).encode()
-
-
 class RawNatsClient:
     """call/cast/fanout as plain NATS request and publish."""
 
@@ -57,15 +47,15 @@ class RawNatsClient:
 
     def call(self, server: str) -> object:
         msg = self._loop.run(
-            self._nc.request(f"{self._topic}.{server}", _body("echo"), timeout=CALL_TIMEOUT)
+            self._nc.request(f"{self._topic}.{server}", request("echo"), timeout=CALL_TIMEOUT)
         )
-        return json.loads(msg.data)["result"]
+        return result(msg.data)
 
     def cast(self, server: str) -> None:
-        self._loop.run(self._nc.publish(f"{self._topic}.{server}", _body("bump")))
+        self._loop.run(self._nc.publish(f"{self._topic}.{server}", request("bump")))
 
     def fanout(self) -> None:
-        self._loop.run(self._nc.publish(f"{self._topic}.fanout", _body("fan")))
+        self._loop.run(self._nc.publish(f"{self._topic}.fanout", request("fan")))
 
     def flush(self) -> None:
         self._loop.run(self._nc.flush())
@@ -90,11 +80,9 @@ class RawNatsServers:
         self.started = 0
 
     async def _handle(self, msg) -> None:
-        method = json.loads(msg.data)["method"]
-        if method == "echo":
-            await msg.respond(json.dumps({"result": 1}).encode())
-        else:
-            self._count("cast" if method == "bump" else "fanout")
+        reply = answer(msg.data, self._count)
+        if reply is not None:
+            await msg.respond(reply)
 
     async def _subscribe(self, progress: Progress) -> None:
         nc = self._nc = await nats.connect(server_url(self._url))

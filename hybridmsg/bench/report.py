@@ -18,6 +18,7 @@ from pathlib import Path
 BASELINE = "rabbit"
 CLUSTER_MARK = "×"  # "nats×3": nats on a cluster of 3 nodes
 ROUTERS = ("nats", "amqp")  # the transports the targets are about
+CEILINGS = {"nats": "raw-nats", "amqp": "raw-amqp"}  # each one's raw client, no oslo layer
 FieldPath = tuple[str, str]  # (workload, figure)
 
 WORKLOAD_ROWS: list[tuple[str, FieldPath]] = [
@@ -221,6 +222,9 @@ def evaluate_targets(transports: dict[str, dict]) -> list[dict]:
                 continue
             goal = target.goals[name]
             measured = target.measure(transports, name)
+            raw = CEILINGS[name]
+            raw_ran = "workloads" in transports.get(raw, {})
+            ceiling = target.measure(transports, raw) if raw_ran else None
             found.append(
                 {
                     "transport": name,
@@ -230,12 +234,18 @@ def evaluate_targets(transports: dict[str, dict]) -> list[dict]:
                     "unit": target.unit,
                     "met": measured is not None and target.compare(measured, goal),
                 }
+                | ({"ceiling": {raw: round(ceiling, 3)}} if ceiling is not None else {})
             )
     return found
 
 
+def _figure(measured: float, unit: str) -> str:
+    return f"×{measured:.2f}" if unit == "×" else f"{measured:g} {unit}"
+
+
 def targets_text(targets: list[dict]) -> str:
-    """One markdown list line per target: met or missed, with the measured figure."""
+    """One markdown list line per target: met or missed, with the measured figure and,
+    when its raw client ran too, the same figure of that ceiling."""
     lines = []
     for t in targets:
         if t["measured"] is None:
@@ -243,7 +253,9 @@ def targets_text(targets: list[dict]) -> str:
             continue
         verdict = "met" if t["met"] else "MISSED"
         unit = t.get("unit", "×")
-        shown = f"×{t['measured']:.2f}" if unit == "×" else f"{t['measured']:g} {unit}"
+        shown = _figure(t["measured"], unit)
+        for raw, ceiling in t.get("ceiling", {}).items():
+            shown += f"; {raw} {_figure(ceiling, unit)}"
         lines.append(f"- {t['transport']}: {t['target']}: **{verdict}** (measured {shown})")
     return "\n".join(lines) + "\n"
 

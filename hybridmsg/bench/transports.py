@@ -7,10 +7,9 @@ from :mod:`hybridmsg.bench.clusters` for the transports that have one) yielding 
 :class:`~hybridmsg.bench.servers.RunningBackend`; ``unavailable(nodes)`` says in one line
 why it cannot run here, or None.
 
-``amqp`` (our driver through Qpid Dispatch Router) runs when a qdrouterd binary is found
-(``$HYBRIDMSG_QDROUTERD`` or PATH). ``raw-amqp`` (python-qpid-proton request/reply) is
-listed so that a run says why it is skipped: it needs a proton client and server beside
-:mod:`hybridmsg.bench.raw`, named in :func:`client_for` and in :mod:`hybridmsg.bench.peer`.
+``amqp`` (our driver through Qpid Dispatch Router) and ``raw-amqp`` (python-qpid-proton
+request/reply, :mod:`hybridmsg.bench.raw_amqp`) run when a qdrouterd binary is found
+(``$HYBRIDMSG_QDROUTERD`` or PATH).
 """
 
 from __future__ import annotations
@@ -86,13 +85,6 @@ def _missing(find: Callable[[], object]) -> Callable[[], str | None]:
     return unavailable
 
 
-def _raw_amqp_unavailable() -> str | None:
-    return "no raw proton request/reply client yet; amqp:// is measured through oslo"
-
-
-def _not_wired() -> AbstractContextManager[RunningBackend]:
-    """The backend of raw-amqp: never reached, ``unavailable()`` says why."""
-    raise NotImplementedError("raw-amqp has no client yet")
 
 
 def client_for(peer_kind: str) -> Callable[[str, str], Client]:
@@ -101,6 +93,10 @@ def client_for(peer_kind: str) -> Callable[[str, str], Client]:
         from hybridmsg.bench.raw import RawNatsClient
 
         return RawNatsClient
+    if peer_kind == "raw-amqp":
+        from hybridmsg.bench.raw_amqp import RawAmqpClient
+
+        return RawAmqpClient
     from hybridmsg.bench.clients import OsloClient
 
     return OsloClient
@@ -123,6 +119,7 @@ TRANSPORTS: dict[str, Transport] = {
         Transport("raw-nats", "raw nats-py", "raw-nats", nats_backend, _missing(find_nats_server)),
         Transport("amqp", "amqp:// (hybridmsg)", "oslo", qdrouterd_backend,
                   _missing(find_qdrouterd), cluster=BackendKind.QDROUTERD),
-        Transport("raw-amqp", "raw proton", "raw-amqp", _not_wired, _raw_amqp_unavailable),
+        Transport("raw-amqp", "raw proton", "raw-amqp", qdrouterd_backend,
+                  _missing(find_qdrouterd)),
     )
 }

@@ -20,6 +20,7 @@ from hybridmsg.bench.procstats import (
     parse_status_rss,
     rss_bytes,
 )
+from hybridmsg.bench.raw_protocol import answer, request, result, server_url
 from hybridmsg.bench.report import (
     baseline,
     column,
@@ -105,6 +106,19 @@ def test_counters_wait_for_a_count():
     assert counters.wait("cast", 1, 0) == 0
     threading.Timer(0.05, lambda: [counters.add("cast") for _ in range(3)]).start()
     assert counters.wait("cast", 3, 5) == 3
+
+
+def test_raw_servers_answer_calls_and_count_casts_and_fanouts():
+    counted = []
+    assert result(answer(request("echo"), counted.append)) == 1
+    assert answer(request("bump"), counted.append) is None
+    assert answer(request("fan"), counted.append) is None
+    assert counted == ["cast", "fanout"]
+
+
+def test_raw_server_url_drops_the_vhost_and_keeps_the_scheme():
+    assert server_url("nats://u:p@127.0.0.1:4222/bench") == "nats://u:p@127.0.0.1:4222"
+    assert server_url("amqp://127.0.0.1:5672/bench") == "amqp://127.0.0.1:5672"
 
 
 @pytest.mark.parametrize(
@@ -238,6 +252,22 @@ def test_each_router_has_its_own_goals():
     text = targets_text(list(found.values()))
     assert "- nats: fanout to 1,000 servers ≤ 25 ms: **MISSED** (measured 30 ms)" in text
     assert "- amqp: sequential calls/s ≥ 2× rabbit: **met** (measured ×2.20)" in text
+
+
+def test_targets_show_the_raw_ceiling_beside_the_driver():
+    """Issue 15: a missed target shows what the raw client reached in the same run."""
+    run = {
+        "rabbit": SAMPLE["rabbit"],
+        "amqp": results(450, 2.5, 4.0, {"10": 1.0}),
+        "raw-amqp": results(600, 1.5, 3.0, {"10": 1.0}),
+    }
+    found = {t["target"]: t for t in evaluate_targets(run)}
+    assert {t["transport"] for t in found.values()} == {"amqp"}  # raw ones have no targets
+    assert found["sequential calls/s ≥ 2× rabbit"]["ceiling"] == {"raw-amqp": 1.2}
+    text = targets_text(list(found.values()))
+    assert "- amqp: sequential calls/s ≥ 2× rabbit: **MISSED** (measured ×0.90; raw-amqp ×1.20)" \
+        in text
+    assert "ceiling" not in evaluate_targets(SAMPLE)[0]  # raw-nats did not run
 
 
 def test_chart_is_written(tmp_path):
