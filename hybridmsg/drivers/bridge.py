@@ -1,7 +1,7 @@
 """Native I/O threads, and handing their results back to callers, green or native.
 
-A wire's I/O loop (asyncio for NATS, proton's Container for AMQP) runs on a native OS
-thread, also when eventlet has monkey-patched the process: under patching a
+A wire's I/O loop (:func:`event_loop`: nats-py on it for NATS, proton's engine for AMQP)
+runs on a native OS thread, also when eventlet has monkey-patched the process: under patching a
 ``threading.Thread`` is a greenlet of the one OS thread, and two loops on one OS thread
 collide. What crosses from that thread to the callers goes through this module:
 

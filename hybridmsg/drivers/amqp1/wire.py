@@ -1,34 +1,37 @@
-"""The AMQP 1.0 wire: one proton connection and the one I/O thread that runs its Container.
+"""The AMQP 1.0 wire: one proton connection and the one I/O thread that runs its loop.
 
-Other threads never touch proton objects: they queue a function and wake the loop through
-an ``EventInjector``. Requests go on one sender link per address, so the router's credit
-is the flow control (no consumer, no credit: the message waits until its deadline);
-replies go pre-settled on one anonymous relay link; replies to this connection arrive on
-one dynamic reply link. Delivery outcomes resolve the publish futures; a message the router
-releases (its consumer went away before taking it, e.g. a server restarting) is sent again
-until its deadline. Proton conditions are mapped here, once, to oslo.messaging exceptions.
+The I/O thread runs an asyncio loop (:func:`bridge.event_loop`) with proton's protocol
+engine on it (:mod:`~hybridmsg.drivers.amqp1.engine`). Other threads never touch proton
+objects: they queue a function and wake the loop, once per burst. Requests go on one
+sender link per address, so the router's credit is the flow control (no consumer, no
+credit: the message waits until its deadline); replies go pre-settled on one anonymous
+relay link; replies to this connection arrive on one dynamic reply link. Delivery
+outcomes resolve the publish futures; a message the router releases (its consumer went
+away before taking it, e.g. a server restarting) is sent again until its deadline.
+Proton conditions are mapped here, once, to oslo.messaging exceptions.
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import logging
-import threading
 import time
 import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass
 
 import oslo_messaging
-from proton import Endpoint, Message
-from proton.handlers import MessagingHandler
-from proton.reactor import ApplicationEvent, AtMostOnce, Backoff, Container, EventInjector
+from proton import Delivery, Endpoint, Event, Link, Message
 
 from hybridmsg.drivers import bridge
+from hybridmsg.drivers.amqp1.engine import Engine
 from hybridmsg.drivers.amqp1.settings import AmqpSettings
 from hybridmsg.drivers.link import Handler, State
 
 LOG = logging.getLogger(__name__)
+
+_OPEN_BOTH_ENDS = Endpoint.LOCAL_ACTIVE | Endpoint.REMOTE_ACTIVE
 
 #: Conditions that retrying cannot cure: at start they fail the connection at once.
 FATAL = {
@@ -82,13 +85,13 @@ class AmqpLink:
         self._work: collections.deque = collections.deque()
         self._wake_flag = bridge.native_lock()  # held briefly, by any thread
         self._wake_pending = False
-        self._waking = threading.Lock()  # callers only
         self._outboxes: dict[str, _Outbox] = {}
         self._unsettled: dict[tuple[str, bytes], tuple[_Outgoing, str]] = {}
         self._handlers: dict[str, Handler] = {}
         self._opening: dict[str, Future] = {}
         self._closing: dict[str, Future] = {}
-        self._container: Container | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._engine: Engine | None = None
         self._thread = None
 
     @property
@@ -104,39 +107,31 @@ class AmqpLink:
     def start(self) -> Future:
         if self._state is not State.NEW:
             raise RuntimeError(f"AmqpLink.start() called in state {self._state.value}")
-        s = self._settings
-        self._container = Container(_Events(self))
-        self._container.container_id = s.container_id or f"hybridmsg-{uuid.uuid4().hex[:12]}"
-        self._injector = EventInjector()
-        self._container.selectable(self._injector)
-        self._conn = self._container.connect(
-            urls=list(s.urls),
-            reconnect=Backoff(initial=s.retry_interval, factor=2, max_delay=s.retry_interval_max),
-            heartbeat=s.idle_timeout or None,
-            ssl_domain=s.ssl_domain,
-            sasl_enabled=True,
-            allowed_mechs=s.mechanisms,
-            allow_insecure_mechs=s.allow_insecure_mechs,
-            user=s.user,
-            password=s.password,
-            virtual_host=s.virtual_host,
-            sni=s.sni,
-        )
-        self._reply_link = self._container.create_receiver(
-            self._conn, None, dynamic=True, name=f"reply-{uuid.uuid4().hex}"
-        )
-        self._relay = self._container.create_sender(
-            self._conn, None, name=f"relay-{uuid.uuid4().hex}", options=AtMostOnce()
-        )
+        self._loop = bridge.event_loop()
+        engine = self._engine = Engine(self._settings, self._loop, self)
+        self._reply_link = engine.session.receiver(f"reply-{uuid.uuid4().hex}")
+        self._reply_link.source.dynamic = True
+        self._reply_link.open()
+        self._relay = engine.session.sender(f"relay-{uuid.uuid4().hex}")
+        self._relay.snd_settle_mode = Link.SND_SETTLED
+        self._relay.open()
         self._state = State.RUNNING
         self._thread = bridge.io_thread(self._run, "hybridmsg-amqp-io")
         self._thread.start()
         return self._ready
 
     def _run(self) -> None:
+        loop = self._loop
+        asyncio.set_event_loop(loop)
+        loop.call_soon(self._engine.open)
         try:
-            self._container.run()
+            loop.run_forever()
         finally:
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.close()
             self._stopped.set_result(None)
 
     def close(self) -> None:
@@ -154,16 +149,13 @@ class AmqpLink:
             self._thread.join()
 
     def _call_soon(self, fn, *args) -> None:
-        """Queue ``fn(*args)`` for the I/O thread, waking it unless a wake-up is on its way.
-        Wake-ups go one at a time: in a patched process the injector's pipe write is a
-        green one, and two greenlets may not wait on one file descriptor."""
+        """Queue ``fn(*args)`` for the I/O thread, waking it unless a wake-up is on its way."""
         self._work.append((fn, args))
         with self._wake_flag:
             if self._wake_pending:
                 return
             self._wake_pending = True
-        with self._waking:
-            self._injector.trigger(ApplicationEvent("work"))
+        self._loop.call_soon_threadsafe(self.run_work)
 
     # -- traffic (caller threads) -----------------------------------------------------
 
@@ -210,27 +202,94 @@ class AmqpLink:
 
     # -- the I/O thread ---------------------------------------------------------------
 
+    def handlers(self) -> dict[object, object]:
+        """Proton's events this link handles (see :class:`~.engine.Events`)."""
+        return {
+            Event.LINK_REMOTE_OPEN: self._on_link_remote_open,
+            Event.LINK_REMOTE_CLOSE: self._on_link_remote_close,
+            Event.LINK_FLOW: self._on_link_flow,
+            Event.DELIVERY: self._on_delivery,
+            Event.CONNECTION_REMOTE_CLOSE: self._on_connection_remote_close,
+        }
+
+    def _on_link_remote_open(self, event) -> None:
+        link = event.link
+        if link.state & Endpoint.LOCAL_ACTIVE:
+            self.link_opened(link)
+
+    def _on_link_remote_close(self, event) -> None:
+        link = event.link
+        if link.remote_condition:
+            self.link_failed(link, link.remote_condition)
+        link.close()
+        self.link_closed(link)
+
+    def _on_link_flow(self, event) -> None:
+        link = event.link
+        if link.is_sender and link.credit and link.state & _OPEN_BOTH_ENDS == _OPEN_BOTH_ENDS:
+            self.flush(link)
+
+    def _on_delivery(self, event) -> None:
+        """A message read is accepted and settled once taken (released if its link is
+        closing); a sent one learns its outcome and is settled when the router settled."""
+        delivery = event.delivery
+        link = delivery.link
+        if link.is_sender:
+            if delivery.updated:
+                self._outcome(delivery)
+        elif delivery.aborted:
+            delivery.settle()
+        elif delivery.readable and not delivery.partial:
+            message = Message()
+            message.decode(link.recv(delivery.pending))
+            link.advance()
+            if link.state & Endpoint.LOCAL_CLOSED:
+                delivery.update(Delivery.RELEASED)
+            else:
+                self.message(link, message)
+                delivery.update(Delivery.ACCEPTED)
+            delivery.settle()
+
+    def _outcome(self, delivery) -> None:
+        state = delivery.remote_state
+        if state == Delivery.ACCEPTED:
+            self.settled(delivery, None)
+        elif state == Delivery.REJECTED:
+            self.settled(delivery, oslo_messaging.MessageDeliveryFailure(
+                f"the router rejected the message: {_describe(delivery.remote.condition)}"))
+        elif state in (Delivery.RELEASED, Delivery.MODIFIED):
+            self.released(delivery)
+        if delivery.settled:
+            delivery.settle()
+
+    def _on_connection_remote_close(self, event) -> None:
+        condition = event.connection.remote_condition
+        if condition and condition.name != "amqp:connection:forced":
+            self.transport_failed(condition)
+        event.connection.close()
+
     def run_work(self) -> None:
         with self._wake_flag:
             self._wake_pending = False
         while self._work:
             fn, args = self._work.popleft()
             fn(*args)
+        self._engine.pump()
 
     def _shutdown(self) -> None:
         for outgoing, address in self._unsettled.values():
             outgoing.sent.set_exception(oslo_messaging.MessageDeliveryFailure(
                 f"the transport was closed before the router settled a message to {address}"))
         self._unsettled.clear()
-        self._conn.close()
-        self._injector.close()
-        self._container.stop()
+        self._engine.stop()
+        self._loop.call_soon(self._loop.stop)
 
     def _send(self, address: str, outgoing: _Outgoing) -> None:
         outbox = self._outboxes.get(address)
         if outbox is None:
-            sender = self._container.create_sender(
-                self._conn, address, name=f"{address}-{uuid.uuid4().hex[:8]}")
+            sender = self._engine.session.sender(f"{address}-{uuid.uuid4().hex[:8]}")
+            sender.target.address = address
+            sender.open()
             outbox = self._outboxes[address] = _Outbox(sender)
         outbox.waiting.append(outgoing)
         self.flush(outbox.sender)
@@ -287,8 +346,9 @@ class AmqpLink:
         self.flush(outbox.sender)
 
     def _attach(self, address: str, handler: Handler, opened: Future) -> None:
-        receiver = self._container.create_receiver(
-            self._conn, address, name=f"{address}-{uuid.uuid4().hex[:8]}")
+        receiver = self._engine.session.receiver(f"{address}-{uuid.uuid4().hex[:8]}")
+        receiver.source.address = address
+        receiver.open()
         self._handlers[receiver.name] = handler
         opened.name = receiver.name
         self._opening[receiver.name] = opened
@@ -303,7 +363,7 @@ class AmqpLink:
         closed.set_result(None)
 
     def _receivers(self):
-        link = self._conn.link_head(0)
+        link = self._engine.connection.link_head(0)
         while link is not None:
             if link.is_receiver:
                 yield link
@@ -375,7 +435,7 @@ class AmqpLink:
             if verdict is not None:
                 s = self._settings
                 who = f"user {s.user!r}" if s.user else "the client certificate"
-                self._conn.close()
+                self._engine.connection.close()
                 self._ready.set_exception(oslo_messaging.MessagingException(
                     f"the AMQP router at {', '.join(s.urls)} {verdict} of {who} on vhost "
                     f"{s.virtual_host!r}: {why}"))
@@ -389,48 +449,3 @@ class AmqpLink:
                 f"connection to the router lost before it settled a message to {address}; "
                 "it may or may not have been delivered"))
         self._unsettled.clear()
-
-
-class _Events(MessagingHandler):
-    """Proton callbacks, forwarded to the link (I/O thread only)."""
-
-    def __init__(self, link: AmqpLink):
-        super().__init__(prefetch=0, auto_accept=True, auto_settle=True)
-        self._link = link
-
-    def on_work(self, event) -> None:
-        self._link.run_work()
-
-    def on_link_opened(self, event) -> None:
-        self._link.link_opened(event.link)
-
-    def on_link_error(self, event) -> None:
-        self._link.link_failed(event.link, event.link.remote_condition)
-
-    def on_link_closed(self, event) -> None:
-        self._link.link_closed(event.link)
-
-    def on_sendable(self, event) -> None:
-        self._link.flush(event.sender)
-
-    def on_message(self, event) -> None:
-        self._link.message(event.receiver, event.message)
-
-    def on_accepted(self, event) -> None:
-        self._link.settled(event.delivery, None)
-
-    def on_rejected(self, event) -> None:
-        self._link.settled(event.delivery, oslo_messaging.MessageDeliveryFailure(
-            f"the router rejected the message: {_describe(event.delivery.remote.condition)}"))
-
-    def on_released(self, event) -> None:
-        self._link.released(event.delivery)
-
-    def on_transport_error(self, event) -> None:
-        self._link.transport_failed(event.transport.condition)
-
-    def on_connection_error(self, event) -> None:
-        self._link.transport_failed(event.connection.remote_condition)
-
-    def on_disconnected(self, event) -> None:
-        self._link.disconnected()
