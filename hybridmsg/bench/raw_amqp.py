@@ -1,9 +1,9 @@
 """Raw request/reply with python-qpid-proton, no oslo layer: the ceiling for ``amqp://``.
 
 The same operations as :mod:`hybridmsg.bench.raw` (raw nats-py), through the same
-qdrouterd as the ``amqp`` column, in the shape of our driver without oslo on top: one
-proton ``Container`` per process in its own I/O thread (:class:`_Wire`); callers are
-threads that hand it work through an ``EventInjector`` and wait on a future. Calls go
+qdrouterd as the ``amqp`` column, in the shape of our driver without oslo on top: proton's
+engine on an asyncio loop in its own I/O thread, as the driver runs it (:class:`_Wire`);
+callers are threads that hand it work and wait on a future. Calls go
 to a server's address with ``reply_to`` the client's one dynamic reply link and are
 matched by ``correlation_id``; casts and fanouts are sent unsettled and wait for the
 router's outcome (at least once, as ``amqp://`` does by default). Servers answer in their
@@ -21,13 +21,14 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from urllib.parse import urlsplit
 
-from proton import Message
-from proton.handlers import MessagingHandler
-from proton.reactor import ApplicationEvent, AtMostOnce, Container, EventInjector
+from proton import Delivery, Event, Link, Message
 
 from hybridmsg.bench.clients import CALL_TIMEOUT, Progress
 from hybridmsg.bench.raw_protocol import answer, request, result, server_url
+from hybridmsg.drivers import bridge
 from hybridmsg.drivers.amqp1.addressing import AmqpAddressing
+from hybridmsg.drivers.amqp1.engine import Engine
+from hybridmsg.drivers.amqp1.settings import AmqpSettings
 
 WINDOW = 100  # credit of every receiver, topped up when half is used (as the driver does)
 EXCHANGE = "bench"
@@ -62,13 +63,15 @@ class _Outbox:
                 unsettled[(self.sender.name, delivery.tag)] = outcome
 
 
-class _Wire(MessagingHandler):
-    """One connection to the router, run by a proton Container in its own thread.
+class _Wire:
+    """One connection to the router: proton's engine on a loop in its own thread, as the
+    driver runs it (:class:`~hybridmsg.drivers.amqp1.engine.Engine`), with nothing of the
+    driver on top.
 
     Other threads never touch proton objects: :meth:`call_soon` hands the I/O thread a
-    function through the EventInjector. Links are made before :meth:`start` or in the
-    thread; ``on_open(link, error)`` hears when the router attached (or refused) one,
-    ``on_message(receiver, message)`` what arrives.
+    function. Links are made before :meth:`start` or in the thread; ``on_open(link,
+    error)`` hears when the router attached (or refused) one, ``on_message(receiver,
+    message)`` what arrives.
     """
 
     def __init__(
@@ -77,26 +80,31 @@ class _Wire(MessagingHandler):
         on_open: Callable[[object, str | None], None],
         on_message: Callable[[object, Message], None],
     ) -> None:
-        super().__init__(prefetch=0, auto_accept=True, auto_settle=True)
         self._on_open = on_open
         self._on_message = on_message
-        self.container = Container(self)
-        self._injector = EventInjector()
-        self.container.selectable(self._injector)
-        self.connection = self.container.connect(server_url(url), reconnect=False)
+        self._loop = bridge.event_loop()
+        self._engine = Engine(_settings(url), self._loop, self)
         self._outboxes: dict[str | None, _Outbox] = {}  # by target address; None: the relay
         self._unsettled: dict[tuple[str, bytes], Future] = {}
         self._lost: list[Callable[[], None]] = []
         self._link_ids = itertools.count()
-        self._thread = threading.Thread(target=self.container.run, name="raw-amqp", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="raw-amqp", daemon=True)
 
     # -- any thread ----------------------------------------------------------------------
 
     def start(self) -> None:
         self._thread.start()
 
+    def _run(self) -> None:
+        self._loop.call_soon(self._engine.open)
+        self._loop.run_forever()
+
     def call_soon(self, fn: Callable, *args: object) -> None:
-        self._injector.trigger(ApplicationEvent("work", subject=(fn, args)))
+        self._loop.call_soon_threadsafe(self._do, fn, args)
+
+    def _do(self, fn: Callable, args: tuple) -> None:
+        fn(*args)
+        self._engine.pump()
 
     def close(self) -> None:
         if self._thread.is_alive():
@@ -108,87 +116,114 @@ class _Wire(MessagingHandler):
     def receive(self, address: str | None, dynamic: bool = False):
         """A receiver from ``address`` (or a dynamic one), named uniquely: several may
         share an address, as each server's link to its topic's fanout address does."""
-        name = f"{address}-{next(self._link_ids)}"
-        return self.container.create_receiver(self.connection, address, name=name,
-                                              dynamic=dynamic)
+        receiver = self._engine.session.receiver(f"{address}-{next(self._link_ids)}")
+        if dynamic:
+            receiver.source.dynamic = True
+        else:
+            receiver.source.address = address
+        receiver.open()
+        return receiver
 
     def relay(self) -> None:
         """Open the anonymous relay link on which pre-settled messages go (replies)."""
-        self._outboxes[None] = _Outbox(
-            self.container.create_sender(self.connection, None, options=AtMostOnce())
-        )
+        sender = self._engine.session.sender(f"relay-{next(self._link_ids)}")
+        sender.snd_settle_mode = Link.SND_SETTLED
+        sender.open()
+        self._outboxes[None] = _Outbox(sender)
 
     def send(self, address: str | None, message: Message, outcome: Future | None = None):
         """Send ``message`` to ``address`` (None: on the relay, to ``message.address``)
         once there is credit; ``outcome`` resolves with the router's disposition."""
         outbox = self._outboxes.get(address)
         if outbox is None:
-            sender = self.container.create_sender(self.connection, address)
+            sender = self._engine.session.sender(f"{address}-{next(self._link_ids)}")
+            sender.target.address = address
+            sender.open()
             outbox = self._outboxes[address] = _Outbox(sender)
         outbox.waiting.append((message, outcome))
         outbox.flush(self._unsettled)
 
     def when_lost(self, fail: Callable[[], None]) -> None:
-        """Run ``fail`` if the connection goes (there is no reconnecting)."""
+        """Run ``fail`` if the connection goes."""
         self._lost.append(fail)
 
     def _shutdown(self) -> None:
-        self.connection.close()
-        self._injector.close()
-        self.container.stop()
+        self._engine.stop()
+        self._loop.call_soon(self._loop.stop)
 
-    def _settle(self, event, error: str | None) -> None:
-        outcome = self._unsettled.pop((event.link.name, event.delivery.tag), None)
-        if outcome is None:
-            return
-        if error is None:
-            outcome.set_result(None)
-        else:
-            outcome.set_exception(RuntimeError(f"the router {error} the message"))
+    # -- proton's events (see engine.Events) ---------------------------------------------
 
-    def on_work(self, event) -> None:
-        fn, args = event.subject
-        fn(*args)
+    def handlers(self) -> dict:
+        return {
+            Event.LINK_REMOTE_OPEN: self._opened,
+            Event.LINK_REMOTE_CLOSE: self._closed,
+            Event.LINK_FLOW: self._flow,
+            Event.DELIVERY: self._delivery,
+        }
 
-    def on_link_opened(self, event) -> None:
+    def _opened(self, event) -> None:
         link = event.link
         if link.is_receiver:
             if link.remote_source.address is None:
-                return  # refused: on_link_error follows with the reason
+                return  # refused: the close with the reason follows
             link.flow(WINDOW)
         self._on_open(link, None)
 
-    def on_link_error(self, event) -> None:
+    def _closed(self, event) -> None:
         condition = event.link.remote_condition
         self._on_open(event.link, condition.description if condition else "refused")
+        event.link.close()
 
-    def on_sendable(self, event) -> None:
-        outbox = self._outboxes.get(event.sender.target.address)
-        if outbox is not None and outbox.sender.name == event.sender.name:
+    def _flow(self, event) -> None:
+        sender = event.link
+        outbox = self._outboxes.get(sender.target.address) if sender.is_sender else None
+        if outbox is not None and outbox.sender.name == sender.name:
             outbox.flush(self._unsettled)
 
-    def on_message(self, event) -> None:
-        receiver = event.receiver
-        self._on_message(receiver, event.message)
-        if receiver.credit < WINDOW // 2:
-            receiver.flow(WINDOW - receiver.credit)
+    def _delivery(self, event) -> None:
+        delivery = event.delivery
+        link = delivery.link
+        if link.is_receiver:
+            if delivery.readable and not delivery.partial:
+                message = Message()
+                message.decode(link.recv(delivery.pending))
+                link.advance()
+                self._on_message(link, message)
+                delivery.update(Delivery.ACCEPTED)
+                delivery.settle()
+                if link.credit < WINDOW // 2:
+                    link.flow(WINDOW - link.credit)
+            return
+        if delivery.updated:
+            outcome = self._unsettled.pop((link.name, delivery.tag), None)
+            state = delivery.remote_state
+            if outcome is not None and state == Delivery.ACCEPTED:
+                outcome.set_result(None)
+            elif outcome is not None:
+                outcome.set_exception(RuntimeError(f"the router answered {state}"))
+            if delivery.settled:
+                delivery.settle()
 
-    def on_accepted(self, event) -> None:
-        self._settle(event, None)
+    def transport_failed(self, condition) -> None:
+        """The bench's router never refuses; a lost connection fails what waits."""
 
-    def on_rejected(self, event) -> None:
-        self._settle(event, "rejected")
-
-    def on_released(self, event) -> None:
-        self._settle(event, "released")
-
-    def on_disconnected(self, event) -> None:
+    def disconnected(self) -> None:
         error = ConnectionError("connection to the router lost")
         for outcome in self._unsettled.values():
             outcome.set_exception(error)
         self._unsettled.clear()
         for fail in self._lost:
             fail()
+
+
+def _settings(url: str) -> AmqpSettings:
+    """The engine's settings for the bench's router: plain, anonymous."""
+    return AmqpSettings(
+        urls=(server_url(url),), user=None, password=None, virtual_host=None, sni=None,
+        ssl_domain=None, mechanisms="ANONYMOUS", allow_insecure_mechs=True, container_id=None,
+        idle_timeout=0, retry_interval=1, retry_interval_max=5, reply_credit=WINDOW,
+        server_credit=WINDOW, drain_timeout=STOP_TIMEOUT,
+    )
 
 
 class RawAmqpClient:
