@@ -38,21 +38,29 @@ def server_name(index: int) -> str:
 
 
 class Counters:
-    """Messages handled per kind, with waiting for a count."""
+    """Messages handled per kind, with waiting for a count. Only the handler that reaches
+    the count waited for wakes the waiter: a fanout to hundreds of servers in a process
+    would otherwise wake it once per server, and that cost would be measured too."""
 
     def __init__(self) -> None:
         self._counts: Counter[str] = Counter()
+        self._targets: dict[str, int] = {}
         self._changed = threading.Condition()
 
     def add(self, kind: str) -> None:
         with self._changed:
             self._counts[kind] += 1
-            self._changed.notify_all()
+            if self._counts[kind] == self._targets.get(kind):
+                self._changed.notify_all()
 
     def wait(self, kind: str, count: int, timeout: float) -> int:
         """Wait until ``count`` messages of ``kind`` were handled, or ``timeout``; the count."""
         with self._changed:
-            self._changed.wait_for(lambda: self._counts[kind] >= count, timeout)
+            self._targets[kind] = count
+            try:
+                self._changed.wait_for(lambda: self._counts[kind] >= count, timeout)
+            finally:
+                del self._targets[kind]
             return self._counts[kind]
 
 
