@@ -61,6 +61,19 @@ class OsloClient:
             self._notifier.transport.cleanup()
 
 
+def early_cast_client(url: str, topic: str) -> OsloClient:
+    """An ``amqp://`` client whose casts return once they left the client with the
+    router's credit (``[oslo_messaging_amqp] casts_wait_for_outcome = False``)."""
+    from hybridmsg.drivers.amqp1 import opts
+
+    cfg.CONF.register_opts(opts.OPTS, group=opts.GROUP)
+    cfg.CONF.set_override("casts_wait_for_outcome", False, group=opts.GROUP)
+    try:
+        return OsloClient(url, topic)  # the driver reads its options when it is made
+    finally:
+        cfg.CONF.clear_override("casts_wait_for_outcome", group=opts.GROUP)
+
+
 class _Endpoint:
     """The RPC methods of a bench server; casts and fanouts are counted."""
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 import resource
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 from oslo_messaging import MessagingException
 
 from hybridmsg.bench import workloads
+from hybridmsg.bench.clients import early_cast_client
 from hybridmsg.bench.ombt import OmbtError, rpc_run
 from hybridmsg.bench.peers import PeerError, PeerGroup
 from hybridmsg.bench.procstats import open_files_limit
@@ -165,6 +166,10 @@ class TransportRun:
                 lambda: workloads.call_two_processes(setup, TOPIC),
             )
             found["cast"] = self.step("cast", lambda: workloads.cast(setup))
+            if self.transport.early_casts:
+                found["cast_early"] = self.step(
+                    "cast, casts_wait_for_outcome = false", lambda: self._early_casts(setup)
+                )
             found["fanout"] = self.step("fanout to 10", lambda: workloads.fanout(setup))
             if self.transport.notifications:
                 found["notify"] = self._notify(backend, client, setup)
@@ -178,6 +183,14 @@ class TransportRun:
             if servers != FANOUT_SERVERS:
                 with self._group(backend, servers) as group:
                     self._scale_point(self._setup(backend, client, group))
+
+    def _early_casts(self, setup: workloads.Setup) -> dict:
+        """The cast workload with a client whose casts return once they left."""
+        client = early_cast_client(setup.backend.reach.client, TOPIC)
+        try:
+            return workloads.cast(replace(setup, client=client))
+        finally:
+            client.close()
 
     def _ombt(self, backend: RunningBackend, mode: str) -> dict:
         """ombt's standalone ``rpc`` (or ``rpc --cast``) on the URL naming every node."""

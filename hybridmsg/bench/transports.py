@@ -54,6 +54,7 @@ class Transport:
     missing: Callable[[], str | None]  # why its server cannot run here, or None
     notifications: bool = False  # whether the notification workload runs on it
     cluster: BackendKind | None = None  # what its clusters are made of; None: one server only
+    early_casts: bool = False  # also measure casts that return once they left (amqp://)
 
     @property
     def has_oslo_url(self) -> bool:
@@ -118,7 +119,7 @@ TRANSPORTS: dict[str, Transport] = {
                   cluster=BackendKind.NATS),
         Transport("raw-nats", "raw nats-py", "raw-nats", nats_backend, _missing(find_nats_server)),
         Transport("amqp", "amqp:// (hybridmsg)", "oslo", qdrouterd_backend,
-                  _missing(find_qdrouterd), cluster=BackendKind.QDROUTERD),
+                  _missing(find_qdrouterd), cluster=BackendKind.QDROUTERD, early_casts=True),
         Transport("raw-amqp", "raw proton", "raw-amqp", qdrouterd_backend,
                   _missing(find_qdrouterd)),
     )

@@ -72,14 +72,16 @@ class Link(Protocol):
 
     def publish(
         self, address: str, body: bytes, reply_to: str | None = None,
-        deadline: float | None = None, fanout: bool = False,
+        deadline: float | None = None, fanout: bool = False, early: bool = False,
     ) -> Future[None]:
         """Hand ``body`` to the I/O thread; the future resolves once the wire took it.
 
         ``deadline`` (``time.monotonic()``) is when the sender stops caring: until then a
         wire may hold the message for the router's credit or send it again when the router
         said nobody was there to take it. A ``fanout`` goes to whoever listens now and is
-        neither held nor sent again: nobody listening is not an error."""
+        neither held nor sent again: nobody listening is not an error. Where the wire
+        learns a delivery outcome, the future waits for it unless ``early``: then it
+        resolves once the message left, and a failure learnt later is logged."""
 
     def reply(self, address: str, body: bytes) -> None:
         """Send a reply at most once, without waiting; failures are logged, never raised."""

@@ -42,12 +42,14 @@ class RoutedDriver(BaseDriver):
         addressing: Addressing,
         send_timeout: float,
         notify_timeout: float | None = None,
+        early_casts: bool = False,
     ):
         super().__init__(conf, url, default_exchange, allowed_remote_exmods)
         self._link_factory = link_factory
         self._addressing = addressing
         self._send_timeout = send_timeout
         self._notify_timeout = notify_timeout or send_timeout
+        self._early_casts = early_casts  # a cast returns once it left (Link.publish)
         self._calls = calls.PendingCalls()
         self._lock = threading.Lock()
         self._state = State.NEW
@@ -124,7 +126,9 @@ class RoutedDriver(BaseDriver):
         msg_id = uuid.uuid4().hex
         if not wait_for_reply:
             body = envelope.encode_request(msg_id, ctxt, message)
-            self._hand_off(address, body, self._send_timeout, fanout=target.fanout)
+            self._hand_off(
+                address, body, self._send_timeout, fanout=target.fanout, early=self._early_casts
+            )
             return None
 
         started = time.monotonic()
@@ -157,12 +161,13 @@ class RoutedDriver(BaseDriver):
             self._calls.fail(msg_id, exc)
 
     def _hand_off(
-        self, address: str, body: bytes, timeout: float, fanout: bool = False
+        self, address: str, body: bytes, timeout: float, fanout: bool = False,
+        early: bool = False,
     ) -> None:
         """Publish and wait until the wire took the message, at most ``timeout`` s."""
         started = time.monotonic()
         link = self._connected(timeout)
-        sent = link.publish(address, body, deadline=started + timeout, fanout=fanout)
+        sent = link.publish(address, body, deadline=started + timeout, fanout=fanout, early=early)
         try:
             bridge.wait(sent, max(0.0, timeout - (time.monotonic() - started)))
         except TimeoutError:

@@ -5,6 +5,7 @@ connection per transport, and a router config that loads without warnings.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -39,6 +40,15 @@ def send_timeout():
     cfg.CONF.clear_override("default_send_timeout", group=opts.GROUP)
 
 
+@pytest.fixture(params=[True, False], ids=["outcome", "early"])
+def casts_wait(request):
+    """Both settings of ``casts_wait_for_outcome``: what a cast promises is the same."""
+    cfg.CONF.register_opts(opts.OPTS, group=opts.GROUP)
+    cfg.CONF.set_override("casts_wait_for_outcome", request.param, group=opts.GROUP)
+    yield request.param
+    cfg.CONF.clear_override("casts_wait_for_outcome", group=opts.GROUP)
+
+
 def url_of(router) -> str:
     return f"amqp://127.0.0.1:{router.port}/"
 
@@ -52,13 +62,13 @@ def test_router_config_loads_without_warnings(router):
     assert router.warnings() == []
 
 
-def test_cast_without_a_consumer_fails_at_its_send_timeout(router, send_timeout):
+def test_cast_without_a_consumer_fails_at_its_send_timeout(router, send_timeout, casts_wait):
     with rpc_transport(url_of(router)) as transport:
         rpc = om.get_rpc_client(transport, om.Target(topic="nobody"))
-        started = time.monotonic()
-        with pytest.raises(om.MessageDeliveryFailure, match="did not take the message"):
+        with pytest.raises(
+            om.MessageDeliveryFailure, match=f"did not take the message .* within {send_timeout} s"
+        ):
             rpc.cast({}, "record", value=1)
-        assert send_timeout * 0.9 <= time.monotonic() - started <= send_timeout + 2
 
 
 def test_cast_waits_for_credit_until_a_server_attaches(router, send_timeout):
@@ -78,9 +88,10 @@ def test_cast_waits_for_credit_until_a_server_attaches(router, send_timeout):
     assert done == [None] and dict(rec.casts) == {7: 1}
 
 
-def test_a_cast_a_consumer_gave_back_is_sent_again(router):
+def test_a_cast_a_consumer_gave_back_is_sent_again(router, casts_wait):
     """A server that goes away holding a cast it never settled (a restart): the router
-    releases the cast and the driver sends it again, here to the server's replacement."""
+    releases the cast and the driver sends it again, here to the server's replacement;
+    also when the cast returned as soon as it left (``casts_wait_for_outcome = False``)."""
     target = om.Target(topic="handover", server="s")
     leaving = BlockingConnection(url_of(router))
     held = leaving.create_receiver(AmqpAddressing().unicast("openstack", "handover", "s"))
@@ -99,6 +110,37 @@ def test_a_cast_a_consumer_gave_back_is_sent_again(router):
             caster.join(20)
             assert replacement.wait_casts(1)
     assert done == [None] and dict(replacement.casts) == {9: 1}
+
+
+def test_an_early_cast_lost_in_flight_is_logged_not_silent(router, caplog):
+    """``casts_wait_for_outcome = False``: the cast returned once it left; when the
+    connection drops before the router settled it, the loss is logged at ERROR."""
+    cfg.CONF.register_opts(opts.OPTS, group=opts.GROUP)
+    cfg.CONF.set_override("casts_wait_for_outcome", False, group=opts.GROUP)
+    target = om.Target(topic="inflight", server="s")
+    holder = BlockingConnection(url_of(router))
+    held = holder.create_receiver(AmqpAddressing().unicast("openstack", "inflight", "s"))
+    try:
+        with (
+            caplog.at_level(logging.ERROR, logger="hybridmsg.drivers.amqp1.wire"),
+            rpc_transport(url_of(router)) as transport,
+        ):
+            om.get_rpc_client(transport, target).cast({}, "record", value=5)  # returns at once
+            assert held.receive(timeout=10).body is not None  # taken, never settled
+            router.stop()
+            deadline = time.monotonic() + 20
+            while not any("A cast to" in r.getMessage() for r in caplog.records):
+                assert time.monotonic() < deadline, "the lost cast was not logged"
+                time.sleep(0.1)
+    finally:
+        cfg.CONF.clear_override("casts_wait_for_outcome", group=opts.GROUP)
+    lost = [r.getMessage() for r in caplog.records if "A cast to" in r.getMessage()]
+    assert lost == [
+        "A cast to openstack.org/om/rpc/unicast/openstack/inflight/s was lost: connection to "
+        "the router lost before it settled a message to "
+        "openstack.org/om/rpc/unicast/openstack/inflight/s; it may or may not have been "
+        "delivered"
+    ]
 
 
 def test_one_connection_per_transport(router):

@@ -40,4 +40,5 @@ class AmqpDriver(RoutedDriver):
             addressing=addressing,
             send_timeout=group.default_send_timeout,
             notify_timeout=group.default_notify_timeout,
+            early_casts=not group.casts_wait_for_outcome,
         )

@@ -52,6 +52,13 @@ OPTS = [
                help="Credit of the reply link (replies in flight per connection)."),
     cfg.IntOpt("rpc_server_credit", default=100, min=1,
                help="Credit of each RPC server link."),
+    cfg.BoolOpt("casts_wait_for_outcome", default=True,
+                help="A cast (and a fanout) returns once the consumer took it (the router "
+                     "settled it). False: it returns once it left with the router's credit "
+                     "(a consumer is attached), several times faster from one thread; its "
+                     "outcome is followed all the same: sent again when the router gives it "
+                     "back, logged at ERROR when rejected, out of time, or in flight when the "
+                     "connection drops, instead of raised to the caller."),
     cfg.IntOpt("drain_timeout", default=5, min=1,
                help="Seconds a stopping server waits for its links to detach."),
 ]

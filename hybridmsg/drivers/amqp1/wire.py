@@ -48,19 +48,41 @@ def _describe(condition) -> str:
 
 @dataclass
 class _Outgoing:
-    """A request on its way: the message, its caller's future, its monotonic deadline."""
+    """A request on its way: the message, its caller's future, its monotonic deadline.
+
+    ``sent`` resolves with the router's outcome, or, for a message ``early`` (a cast that
+    does not wait for its outcome), as soon as it left; a failure learnt after that is
+    logged, never dropped silently."""
 
     message: Message
     sent: Future
     deadline: float | None
     fanout: bool = False
+    early: bool = False
+    address: str = ""
+    left: bool = False  # on the wire at least once (a released one waits to go again)
 
     def expired(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline
 
+    def on_wire(self) -> None:
+        self.left = True
+        if self.early:
+            self.sent.set_result(None)
+
+    def succeed(self) -> None:
+        if not self.sent.done():
+            self.sent.set_result(None)
+
+    def fail(self, error: Exception) -> None:
+        if not self.sent.done():
+            self.sent.set_exception(error)
+        else:
+            LOG.error("A cast to %s was lost: %s", self.address, error)
+
     def fail_released(self) -> None:
         """Released by the router and out of time to send it again."""
-        self.sent.set_exception(oslo_messaging.MessageDeliveryFailure(
+        self.fail(oslo_messaging.MessageDeliveryFailure(
             "the router released the message: no consumer could take it"))
 
 
@@ -86,7 +108,7 @@ class AmqpLink:
         self._wake_flag = bridge.native_lock()  # held briefly, by any thread
         self._wake_pending = False
         self._outboxes: dict[str, _Outbox] = {}
-        self._unsettled: dict[tuple[str, bytes], tuple[_Outgoing, str]] = {}
+        self._unsettled: dict[tuple[str, bytes], _Outgoing] = {}
         self._handlers: dict[str, Handler] = {}
         self._opening: dict[str, Future] = {}
         self._closing: dict[str, Future] = {}
@@ -161,17 +183,21 @@ class AmqpLink:
 
     def publish(
         self, address: str, body: bytes, reply_to: str | None = None,
-        deadline: float | None = None, fanout: bool = False,
+        deadline: float | None = None, fanout: bool = False, early: bool = False,
     ) -> Future:
         """Credit is the flow control: the caller cancels the future of a message still
         waiting for credit at its deadline; a released message is sent again until then. A
         fanout goes to whoever listens now: no credit on an attached link means nobody does,
-        and it is dropped at once, as RabbitMQ drops a fanout that no queue is bound to."""
+        and it is dropped at once, as RabbitMQ drops a fanout that no queue is bound to.
+        An ``early`` message resolves its future once it left; its outcome is followed
+        all the same (released: sent again until the deadline; else logged)."""
         sent = bridge.future()
         if self._state is not State.RUNNING:
             sent.set_exception(oslo_messaging.MessageDeliveryFailure("the AMQP link is closed"))
         else:
-            outgoing = _Outgoing(Message(body=body, reply_to=reply_to), sent, deadline, fanout)
+            outgoing = _Outgoing(
+                Message(body=body, reply_to=reply_to), sent, deadline, fanout, early, address
+            )
             self._call_soon(self._send, address, outgoing)
         return sent
 
@@ -277,9 +303,10 @@ class AmqpLink:
         self._engine.pump()
 
     def _shutdown(self) -> None:
-        for outgoing, address in self._unsettled.values():
-            outgoing.sent.set_exception(oslo_messaging.MessageDeliveryFailure(
-                f"the transport was closed before the router settled a message to {address}"))
+        for outgoing in self._unsettled.values():
+            outgoing.fail(oslo_messaging.MessageDeliveryFailure(
+                "the transport was closed before the router settled a message to "
+                f"{outgoing.address}"))
         self._unsettled.clear()
         self._engine.stop()
         self._loop.call_soon(self._loop.stop)
@@ -300,14 +327,15 @@ class AmqpLink:
             return
         while outbox.waiting and sender.credit > 0:
             outgoing = outbox.waiting.popleft()
-            if outgoing.sent.running():  # sent before and released: its caller still waits?
+            if outgoing.left:  # released: it goes again until its deadline
                 if outgoing.expired():
                     outgoing.fail_released()
                     continue
             elif not outgoing.sent.set_running_or_notify_cancel():
                 continue
             delivery = sender.send(outgoing.message)
-            self._unsettled[(sender.name, delivery.tag)] = (outgoing, sender.target.address)
+            self._unsettled[(sender.name, delivery.tag)] = outgoing
+            outgoing.on_wire()
         if sender.credit <= 0 and sender.state & Endpoint.REMOTE_ACTIVE:
             while outbox.waiting and outbox.waiting[0].fanout:
                 outgoing = outbox.waiting.popleft()
@@ -323,22 +351,20 @@ class AmqpLink:
         self._relay.send(Message(address=address, body=body))
 
     def settled(self, delivery, error: Exception | None) -> None:
-        entry = self._unsettled.pop((delivery.link.name, delivery.tag), None)
-        if entry is None:
+        outgoing = self._unsettled.pop((delivery.link.name, delivery.tag), None)
+        if outgoing is None:
             return
-        outgoing, _ = entry
         if error is None:
-            outgoing.sent.set_result(None)
+            outgoing.succeed()
         else:
-            outgoing.sent.set_exception(error)
+            outgoing.fail(error)
 
     def released(self, delivery) -> None:
         """The router gave a message back untaken: send it again, first in line."""
-        entry = self._unsettled.pop((delivery.link.name, delivery.tag), None)
-        if entry is None:
+        outgoing = self._unsettled.pop((delivery.link.name, delivery.tag), None)
+        if outgoing is None:
             return
-        outgoing, address = entry
-        outbox = self._outboxes.get(address)
+        outbox = self._outboxes.get(outgoing.address)
         if outbox is None or outgoing.expired():
             outgoing.fail_released()
             return
@@ -399,8 +425,8 @@ class AmqpLink:
         if outbox is not None and outbox.sender.name == link.name:
             del self._outboxes[address]
             for outgoing in outbox.waiting:
-                if outgoing.sent.running() or outgoing.sent.set_running_or_notify_cancel():
-                    outgoing.sent.set_exception(oslo_messaging.MessageDeliveryFailure(
+                if outgoing.left or outgoing.sent.set_running_or_notify_cancel():
+                    outgoing.fail(oslo_messaging.MessageDeliveryFailure(
                         f"the router refused sending to {address}: {why}"))
         link.close()
 
@@ -444,8 +470,8 @@ class AmqpLink:
                     ", ".join(self._settings.urls), why)
 
     def disconnected(self) -> None:
-        for outgoing, address in self._unsettled.values():
-            outgoing.sent.set_exception(oslo_messaging.MessageDeliveryFailure(
-                f"connection to the router lost before it settled a message to {address}; "
-                "it may or may not have been delivered"))
+        for outgoing in self._unsettled.values():
+            outgoing.fail(oslo_messaging.MessageDeliveryFailure(
+                f"connection to the router lost before it settled a message to "
+                f"{outgoing.address}; it may or may not have been delivered"))
         self._unsettled.clear()

@@ -304,8 +304,9 @@ class NatsLink:
 
     def publish(
         self, address: str, body: bytes, reply_to: str | None = None,
-        deadline: float | None = None, fanout: bool = False,
+        deadline: float | None = None, fanout: bool = False, early: bool = False,
     ) -> Future:
+        """A NATS publish has no outcome to wait for: ``early`` changes nothing here."""
         sent = bridge.future()
         self._put(Outgoing(address, body, reply_to, None if fanout else deadline, sent))
         return sent
