@@ -107,7 +107,10 @@ def test_the_readme_commands_work_after_the_quick_start():
 @pytest.mark.parametrize(
     ("settings", "users"),
     [
-        (AmqpSettings, ("drivers/amqp1/wire.py", "drivers/amqp1/driver.py")),
+        (
+            AmqpSettings,
+            ("drivers/amqp1/wire.py", "drivers/amqp1/engine.py", "drivers/amqp1/driver.py"),
+        ),
         (NatsSettings, ("drivers/nats/wire.py", "drivers/nats/driver.py")),
     ],
 )
