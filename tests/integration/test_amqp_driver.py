@@ -156,6 +156,22 @@ def test_one_connection_per_transport(router):
     assert opened == 1
 
 
+def test_a_quiet_connection_outlives_the_routers_idle_timeout(router):
+    """qdrouterd drops a connection it hears nothing from for 16 s: the engine must send
+    heartbeats at the pace the router's open asked for, so a transport quiet for longer
+    keeps its one connection and its reply address."""
+    with (
+        rpc_transport(url_of(router)) as transport,
+        rpc_servers(transport, [om.Target(topic="quiet", server="a")], [Recorder("a")]),
+    ):
+        rpc = om.get_rpc_client(transport, om.Target(topic="quiet"), timeout=5)
+        assert rpc.call({}, "echo", value=0)["server"] == "a"
+        time.sleep(20)
+        assert rpc.call({}, "echo", value=1)["server"] == "a"
+    opened = router.log_file.read_text().count("Connection Opened: dir=in")
+    assert opened == 1
+
+
 def test_reconnects_and_reattaches_after_a_restart(router):
     with (
         rpc_transport(url_of(router)) as transport,

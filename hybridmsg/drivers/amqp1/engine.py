@@ -99,6 +99,7 @@ class Engine:
         self._socket: asyncio.Transport | None = None
         self._protocol: _Socket | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._deadline = 0.0  # of the armed timer
         self._retry: asyncio.TimerHandle | None = None
         self._stopping = False
         self.session = self.connection.session()
@@ -250,14 +251,19 @@ class Engine:
         self._keep_time(transport)
 
     def _keep_time(self, transport: Transport) -> None:
-        """Arm the transport's timer (heartbeats, the peer's idle timeout) unless armed:
-        its deadlines only move later with traffic, so a timer that fires early finds
-        nothing due, and :meth:`_tick` arms it again for the deadline of then."""
-        if self._timer is not None:
+        """Let the transport do what is due (heartbeats, the peer's idle timeout) and arm
+        the timer for its next deadline, unless it is armed for that or earlier: a timer
+        that fires early finds nothing due and arms itself again. The deadline may come
+        earlier at any time (the router's open names its idle timeout), so the transport is
+        asked on every pass."""
+        now = time.time()
+        deadline = transport.tick(now)
+        if not deadline or (self._timer is not None and self._deadline <= deadline):
             return
-        deadline = transport.tick(time.time())
-        if deadline:
-            self._timer = self._loop.call_later(max(0.0, deadline - time.time()), self._tick)
+        if self._timer is not None:
+            self._timer.cancel()
+        self._deadline = deadline
+        self._timer = self._loop.call_later(max(0.0, deadline - now), self._tick)
 
     def _tick(self) -> None:
         self._timer = None
