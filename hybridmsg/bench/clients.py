@@ -116,6 +116,11 @@ class OsloServers:
     def started(self) -> int:
         return len(self._servers)
 
+    @property
+    def transport(self):
+        """The transport its servers use, once started (``fake://`` reaches only itself)."""
+        return self._transport
+
     def start(self, progress: Progress) -> None:
         """Start the servers one by one, reporting progress (a refusal raises)."""
         if self._notify:

@@ -3,6 +3,8 @@
 import argparse
 import os
 import re
+import subprocess
+import sys
 import threading
 import time
 
@@ -324,3 +326,21 @@ def test_casts_that_return_once_sent_compare_with_rabbits_casts():
     assert not found["casts/s ≥ 2× rabbit"]["met"]
     early = found["casts/s, casts_wait_for_outcome = false, ≥ 2× rabbit"]
     assert early["measured"] == 2.5 and early["met"]
+
+
+def test_oslo_floor_measures_a_fanout_to_every_server_through_fake():
+    run = subprocess.run(
+        [sys.executable, "-m", "hybridmsg.bench.oslo_floor", "5", "2"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert re.fullmatch(
+        r"fake:// fanout to 5 servers in one process: median \d+\.\d ms over 2 rounds\n",
+        run.stdout,
+    )
+    refused = subprocess.run(
+        [sys.executable, "-m", "hybridmsg.bench.oslo_floor", "0"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert refused.returncode == 2 and "must be at least 1" in refused.stderr
+    assert "Traceback" not in refused.stderr
