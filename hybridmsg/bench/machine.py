@@ -7,7 +7,7 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
-PACKAGES = ("oslo.messaging", "kombu", "nats-py", "python-qpid-proton", "eventlet")
+PACKAGES = ("oslo.messaging", "kombu", "nats-py", "uvloop", "python-qpid-proton", "eventlet")
 
 
 def _cpu_model(cpuinfo: str) -> str:
