@@ -27,7 +27,7 @@ from hybridmsg.bench.clients import CALL_TIMEOUT, Progress
 from hybridmsg.bench.raw_protocol import answer, request, result, server_url
 from hybridmsg.drivers import bridge
 from hybridmsg.drivers.amqp1.addressing import AmqpAddressing
-from hybridmsg.drivers.amqp1.engine import Engine
+from hybridmsg.drivers.amqp1.engine import Engine, read_message
 from hybridmsg.drivers.amqp1.settings import AmqpSettings
 
 WINDOW = 100  # credit of every receiver, topped up when half is used (as the driver does)
@@ -184,10 +184,7 @@ class _Wire:
         delivery = event.delivery
         link = delivery.link
         if link.is_receiver:
-            if delivery.readable and not delivery.partial:
-                message = Message()
-                message.decode(link.recv(delivery.pending))
-                link.advance()
+            if (message := read_message(delivery)) is not None:
                 self._on_message(link, message)
                 delivery.update(Delivery.ACCEPTED)
                 delivery.settle()

@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-from proton import SSL, Collector, Condition, Connection, Endpoint, Event, Transport, Url
+from proton import SSL, Collector, Condition, Connection, Endpoint, Event, Message, Transport, Url
 
 from hybridmsg.drivers.amqp1.settings import AmqpSettings
 
@@ -54,6 +54,21 @@ def _pauses(first: float, longest: float) -> Iterator[float]:
     while True:
         yield pause
         pause = min(pause * 2, longest)
+
+
+def read_message(delivery) -> Message | None:
+    """The message of an incoming delivery once it is complete (its link moved past it);
+    None while it is partial, or when the sender aborted it (then it is settled)."""
+    if delivery.aborted:
+        delivery.settle()
+        return None
+    if not delivery.readable or delivery.partial:
+        return None
+    link = delivery.link
+    message = Message()
+    message.decode(link.recv(delivery.pending))
+    link.advance()
+    return message
 
 
 class _Socket(asyncio.Protocol):

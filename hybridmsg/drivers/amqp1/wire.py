@@ -25,7 +25,7 @@ import oslo_messaging
 from proton import Delivery, Endpoint, Event, Link, Message
 
 from hybridmsg.drivers import bridge
-from hybridmsg.drivers.amqp1.engine import Engine
+from hybridmsg.drivers.amqp1.engine import Engine, read_message
 from hybridmsg.drivers.amqp1.settings import AmqpSettings
 from hybridmsg.drivers.link import Handler, State
 
@@ -263,12 +263,7 @@ class AmqpLink:
         if link.is_sender:
             if delivery.updated:
                 self._outcome(delivery)
-        elif delivery.aborted:
-            delivery.settle()
-        elif delivery.readable and not delivery.partial:
-            message = Message()
-            message.decode(link.recv(delivery.pending))
-            link.advance()
+        elif (message := read_message(delivery)) is not None:
             if link.state & Endpoint.LOCAL_CLOSED:
                 delivery.update(Delivery.RELEASED)
             else:
