@@ -84,9 +84,8 @@ def serve(conf: cfg.ConfigOpts, name: str, notifications: bool) -> dict:
 
 def client(conf: cfg.ConfigOpts, name: str, servers: list[str]) -> dict:
     transport = om.get_rpc_transport(conf)
-    notifier = om.Notifier(
-        om.get_notification_transport(conf), publisher_id=name, topics=[NOTIFY_TOPIC]
-    )
+    notify_transport = om.get_notification_transport(conf)
+    notifier = om.Notifier(notify_transport, publisher_id=name, topics=[NOTIFY_TOPIC])
     rpc = om.get_rpc_client(transport, om.Target(topic=TOPIC), timeout=CALL_TIMEOUT)
     targets = [rpc, *(rpc.prepare(server=server) for server in servers)]
     stop = threading.Event()
@@ -128,6 +127,9 @@ def client(conf: cfg.ConfigOpts, name: str, servers: list[str]) -> dict:
     for thread in threads:
         thread.join()
     transport.cleanup()
+    # as a service stops: what its notification spool still holds is sent first (an exit
+    # without it leaves them in the spool, for the next process that spools there)
+    notify_transport.cleanup()
     return {"sent": sent, "failures": failures}
 
 

@@ -166,7 +166,7 @@ def tally(results: list[tuple[str, str, dict]]) -> dict[str, Counter]:
         counts[kind]["failed"] = sum(1 for f in failures if f":{kind}:" in f.split(": ")[0])
     counts["failures"] = Counter(failures[:5])
     counts["lost"] = Counter(
-        sorted(id for kind in ("calls", "casts") for id in set(sent[kind]) - set(handled[kind]))[:8]
+        sorted(id for kind in KINDS for id in set(sent[kind]) - set(handled[kind]))[:8]
     )
     return counts
 
