@@ -96,8 +96,7 @@ class _Wire:
         self._thread.start()
 
     def _run(self) -> None:
-        self._loop.call_soon(self._engine.open)
-        self._loop.run_forever()
+        bridge.run_loop(self._loop, self._engine.open)
 
     def call_soon(self, fn: Callable, *args: object) -> None:
         self._loop.call_soon_threadsafe(self._do, fn, args)

@@ -93,7 +93,7 @@ BASELINE_SAME = {"cast_early": "cast"}
 
 
 def _workload(results: dict, name: str, workload: str, field: str):
-    if name.split(CLUSTER_MARK)[0] == BASELINE:
+    if baseline(name) == name:
         workload = BASELINE_SAME.get(workload, workload)
     return value(results, "workloads", workload, field)
 

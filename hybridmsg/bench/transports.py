@@ -86,8 +86,6 @@ def _missing(find: Callable[[], object]) -> Callable[[], str | None]:
     return unavailable
 
 
-
-
 def client_for(peer_kind: str) -> Callable[[str, str], Client]:
     """The client class (``cls(url, topic)``) that loads servers of ``peer_kind``."""
     if peer_kind == "raw-nats":

@@ -1,9 +1,10 @@
 """Native I/O threads, and handing their results back to callers, green or native.
 
-A wire's I/O loop (:func:`event_loop`: nats-py on it for NATS, proton's engine for AMQP)
-runs on a native OS thread, also when eventlet has monkey-patched the process: under patching a
-``threading.Thread`` is a greenlet of the one OS thread, and two loops on one OS thread
-collide. What crosses from that thread to the callers goes through this module:
+A wire's I/O loop (:func:`event_loop`, run by :func:`run_loop`: nats-py on it for NATS,
+proton's engine for AMQP) runs on a native OS thread, also when eventlet has
+monkey-patched the process: under patching a ``threading.Thread`` is a greenlet of the
+one OS thread, and two loops on one OS thread collide. What crosses from that thread to
+the callers goes through this module:
 
 * :func:`future` makes the futures the I/O thread resolves. Unpatched, a plain
   ``concurrent.futures.Future``; patched, one whose lock is a native one, so resolving it
@@ -63,6 +64,22 @@ def event_loop() -> asyncio.AbstractEventLoop:
     eventlet's patching never reaches it, and it costs less per message than the stock
     loop (``docs/benchmarks.md``)."""
     return uvloop.new_event_loop()
+
+
+def run_loop(loop: asyncio.AbstractEventLoop, first: Callable[[], None] | None = None) -> None:
+    """Run ``loop`` in this (I/O) thread until it is stopped, ``first()`` first, then cancel
+    what tasks it still has, let them end, and close it."""
+    asyncio.set_event_loop(loop)
+    if first is not None:
+        loop.call_soon(first)
+    try:
+        loop.run_forever()
+    finally:
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.close()
 
 
 def native_ident() -> int:

@@ -109,7 +109,7 @@ class Engine:
             **owner.handlers(),
         }
         self._urls = itertools.cycle([Url(u) for u in settings.urls])
-        self._pauses = _pauses(settings.retry_interval, settings.retry_interval_max)
+        self._pauses = self._fresh_pauses()
         self._transport: Transport | None = None
         self._socket: asyncio.Transport | None = None
         self._protocol: _Socket | None = None
@@ -186,8 +186,11 @@ class Engine:
         transport.close_head()
         self.pump()
 
+    def _fresh_pauses(self) -> Iterator[float]:
+        return _pauses(self._settings.retry_interval, self._settings.retry_interval_max)
+
     def _remote_open(self, event: Event) -> None:
-        self._pauses = _pauses(self._settings.retry_interval, self._settings.retry_interval_max)
+        self._pauses = self._fresh_pauses()
 
     def _transport_error(self, event: Event) -> None:
         if not self._stopping:  # a closing socket is no failure once we are stopping

@@ -68,7 +68,7 @@ class _Outgoing:
     def on_wire(self) -> None:
         self.left = True
         if self.early:
-            self.sent.set_result(None)
+            self.succeed()
 
     def succeed(self) -> None:
         if not self.sent.done():
@@ -143,17 +143,9 @@ class AmqpLink:
         return self._ready
 
     def _run(self) -> None:
-        loop = self._loop
-        asyncio.set_event_loop(loop)
-        loop.call_soon(self._engine.open)
         try:
-            loop.run_forever()
+            bridge.run_loop(self._loop, self._engine.open)
         finally:
-            pending = asyncio.all_tasks(loop)
-            for task in pending:
-                task.cancel()
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.close()
             self._stopped.set_result(None)
 
     def close(self) -> None:

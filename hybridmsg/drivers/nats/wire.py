@@ -134,16 +134,7 @@ class NatsLink:
         return self._submit(self._connect())
 
     def _run(self) -> None:
-        loop = self._loop
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_forever()
-        finally:
-            pending = asyncio.all_tasks(loop)
-            for task in pending:
-                task.cancel()
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.close()
+        bridge.run_loop(self._loop)
 
     async def _connect(self) -> None:
         s, subjects = self._settings, self._subjects
